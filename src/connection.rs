@@ -1,0 +1,466 @@
+//! The per-connection state machine, free of sockets.
+//!
+//! A [`Connection`] knows what it owes its peer (the rest of the greeting, then
+//! echoed bytes not yet written) and what the socket was last seen able to do.
+//! [`Connection::drive`] takes readiness, performs reads and writes on anything
+//! that implements [`Stream`] until the socket would block, and says what the
+//! event loop should do next. The event loop passes a mio `TcpStream`; tests
+//! pass an in-memory stream that returns arbitrary short reads, short writes
+//! and `WouldBlock`, so every path here runs without a network.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+/// What a connection needs from its socket.
+pub trait Stream: Read + Write {
+    /// Shut down the write side, sending FIN once everything written is sent.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl Stream for mio::net::TcpStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// Readiness the event loop saw for one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Reading may make progress (data, end of stream, or an error to collect).
+    pub readable: bool,
+    /// Writing may make progress (buffer space, or an error to collect).
+    pub writable: bool,
+}
+
+impl Readiness {
+    /// Both directions: used when the loop itself decides to look again.
+    pub const BOTH: Readiness = Readiness {
+        readable: true,
+        writable: true,
+    };
+}
+
+/// What the event loop should do with a connection after [`Connection::drive`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing more can happen until the socket reports readiness again.
+    Waiting,
+    /// The per-turn read budget ran out with more to do: drive it again soon,
+    /// after the other ready connections (fairness under floods).
+    Yielded,
+    /// The peer half-closed, everything owed was written and our write side is
+    /// shut down: close the socket.
+    Finished,
+    /// An I/O error ended this connection (reset, broken pipe, ...): close it.
+    Failed(io::Error),
+}
+
+/// Byte counts across all connections of one server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes read from peers.
+    pub bytes_received: u64,
+    /// Bytes echoed back (the greeting is not counted).
+    pub bytes_echoed: u64,
+    /// Bytes currently buffered in connections' pending queues.
+    pub pending_bytes: usize,
+    /// Highest `pending_bytes` seen.
+    pub peak_pending_total: usize,
+    /// Highest pending queue of any single connection seen.
+    pub peak_pending_one: usize,
+}
+
+/// Settings and scratch space shared by all connections of one event loop.
+pub struct Context {
+    /// Written to every connection before any echoed byte.
+    pub greeting: Box<[u8]>,
+    /// Cap on one connection's pending queue (backpressure point).
+    pub max_pending: usize,
+    /// Whether a read or write shorter than asked proves the socket would now
+    /// block, so the call that would return `WouldBlock` can be skipped. True
+    /// under edge-triggered epoll and kqueue; false where mio only re-arms
+    /// readiness after `WouldBlock` (Windows, poll(2)). See `sys::SHORT_IO_PROVES_WOULD_BLOCK`.
+    pub short_io_proves_would_block: bool,
+    /// Reads one `drive` may do before it yields to other connections.
+    pub reads_per_turn: usize,
+    /// The loop's current time, taken once per wake-up.
+    pub now: Instant,
+    /// Byte counts, updated as connections are driven.
+    pub counters: Counters,
+    /// The one read buffer the whole loop shares.
+    read_buf: Box<[u8]>,
+}
+
+impl Context {
+    /// Creates a context with a shared read buffer of `read_buf_len` bytes.
+    pub fn new(
+        greeting: &[u8],
+        max_pending: usize,
+        short_io_proves_would_block: bool,
+        read_buf_len: usize,
+    ) -> Context {
+        Context {
+            greeting: greeting.into(),
+            max_pending: max_pending.max(1),
+            short_io_proves_would_block,
+            reads_per_turn: 16,
+            now: Instant::now(),
+            counters: Counters::default(),
+            read_buf: vec![0; read_buf_len.max(1)].into_boxed_slice(),
+        }
+    }
+}
+
+/// One client's state. Holds no socket and, while it owes nothing beyond the
+/// greeting, no heap memory.
+#[derive(Debug)]
+pub struct Connection {
+    /// Echoed bytes received but not yet written back, oldest first.
+    pending: VecDeque<u8>,
+    /// How much of the shared greeting has been written.
+    greeting_written: usize,
+    /// Last time a byte moved in either direction.
+    last_active: Instant,
+    /// The socket may have bytes to read (no `WouldBlock` seen since it was readable).
+    can_read: bool,
+    /// The socket may accept bytes (no `WouldBlock` seen since it was writable).
+    can_write: bool,
+    /// The peer shut down its write side: no more bytes will arrive.
+    read_closed: bool,
+}
+
+impl Connection {
+    /// A freshly accepted connection: it owes the greeting and is presumed
+    /// writable; readability is learned from the first event.
+    pub fn new(now: Instant) -> Connection {
+        Connection {
+            pending: VecDeque::new(),
+            greeting_written: 0,
+            last_active: now,
+            can_read: false,
+            can_write: true,
+            read_closed: false,
+        }
+    }
+
+    /// The next bytes to write: the rest of the greeting, then pending echo.
+    /// Empty when nothing is owed.
+    pub fn owed<'a>(&'a self, greeting: &'a [u8]) -> &'a [u8] {
+        match greeting.get(self.greeting_written..) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => self.pending.as_slices().0,
+        }
+    }
+
+    /// Total bytes owed to the peer.
+    pub fn owed_len(&self, greeting: &[u8]) -> usize {
+        greeting.len().saturating_sub(self.greeting_written) + self.pending.len()
+    }
+
+    /// Echo bytes received and not yet written back.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// When a byte last moved on this connection.
+    pub fn last_active(&self) -> Instant {
+        self.last_active
+    }
+
+    /// Whether the peer has shut down its write side.
+    pub fn read_closed(&self) -> bool {
+        self.read_closed
+    }
+
+    /// Nothing is owed and the socket has nothing more to read right now:
+    /// a stopping server may close it without losing a byte.
+    pub fn is_settled(&self, greeting: &[u8]) -> bool {
+        (!self.can_read || self.read_closed) && self.owed_len(greeting) == 0
+    }
+
+    /// How many bytes may be read now without the pending queue passing
+    /// `max_pending`. Zero means backpressure (or end of stream).
+    pub fn read_budget(&self, max_pending: usize) -> usize {
+        if self.read_closed {
+            0
+        } else {
+            max_pending.saturating_sub(self.pending.len())
+        }
+    }
+
+    /// Records that `n` bytes of [`Connection::owed`] were written.
+    fn consume_owed(&mut self, n: usize, ctx: &mut Context) {
+        if n == 0 {
+            return;
+        }
+        self.last_active = ctx.now;
+        let greeting_left = ctx.greeting.len().saturating_sub(self.greeting_written);
+        let from_greeting = n.min(greeting_left);
+        self.greeting_written += from_greeting;
+        let echoed = n - from_greeting;
+        if echoed > 0 {
+            self.pending.drain(..echoed);
+            ctx.counters.pending_bytes -= echoed;
+            ctx.counters.bytes_echoed += echoed as u64;
+            if self.pending.is_empty() {
+                // Give the memory back: an idle connection costs no buffer.
+                self.pending = VecDeque::new();
+            }
+        }
+    }
+
+    /// Queues bytes that could not be written at once.
+    fn queue(&mut self, data: &[u8], counters: &mut Counters) {
+        self.pending.extend(data);
+        counters.pending_bytes += data.len();
+        counters.peak_pending_total = counters.peak_pending_total.max(counters.pending_bytes);
+        counters.peak_pending_one = counters.peak_pending_one.max(self.pending.len());
+    }
+
+    /// Writes what is owed until it is all written or the socket would block.
+    fn flush<S: Stream>(&mut self, stream: &mut S, ctx: &mut Context) -> io::Result<()> {
+        while self.can_write {
+            let chunk = self.owed(&ctx.greeting);
+            if chunk.is_empty() {
+                break;
+            }
+            let (written, writable) = write_once(stream, chunk, ctx.short_io_proves_would_block)?;
+            self.can_write = writable;
+            self.consume_owed(written, ctx);
+        }
+        Ok(())
+    }
+
+    /// Sends back the `len` bytes just read into the shared buffer: straight
+    /// from the buffer when nothing else is owed, otherwise behind what is.
+    fn echo<S: Stream>(&mut self, stream: &mut S, len: usize, ctx: &mut Context) -> io::Result<()> {
+        let mut sent = 0;
+        if self.owed_len(&ctx.greeting) == 0 {
+            while self.can_write && sent < len {
+                let (written, writable) = write_once(
+                    stream,
+                    &ctx.read_buf[sent..len],
+                    ctx.short_io_proves_would_block,
+                )?;
+                self.can_write = writable;
+                sent += written;
+            }
+            ctx.counters.bytes_echoed += sent as u64;
+        }
+        if sent < len {
+            self.queue(&ctx.read_buf[sent..len], &mut ctx.counters);
+        }
+        Ok(())
+    }
+
+    /// Moves bytes until the socket would block, the read budget for this turn
+    /// is spent, or the connection is over.
+    pub fn drive<S: Stream>(
+        &mut self,
+        stream: &mut S,
+        ready: Readiness,
+        ctx: &mut Context,
+    ) -> Outcome {
+        self.can_read |= ready.readable;
+        self.can_write |= ready.writable;
+        let mut reads = 0;
+        loop {
+            if let Err(err) = self.flush(stream, ctx) {
+                return Outcome::Failed(err);
+            }
+            if self.read_closed {
+                if self.owed_len(&ctx.greeting) > 0 {
+                    return Outcome::Waiting;
+                }
+                return match stream.shutdown_write() {
+                    // The peer may have closed completely meanwhile; nothing is lost.
+                    Ok(()) => Outcome::Finished,
+                    Err(err) if err.kind() == ErrorKind::NotConnected => Outcome::Finished,
+                    Err(err) => Outcome::Failed(err),
+                };
+            }
+            let budget = self.read_budget(ctx.max_pending).min(ctx.read_buf.len());
+            if !self.can_read || budget == 0 {
+                return Outcome::Waiting;
+            }
+            if reads == ctx.reads_per_turn {
+                return Outcome::Yielded;
+            }
+            reads += 1;
+            match stream.read(&mut ctx.read_buf[..budget]) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    self.can_read = false;
+                }
+                Ok(len) => {
+                    if len < budget && ctx.short_io_proves_would_block {
+                        self.can_read = false;
+                    }
+                    self.last_active = ctx.now;
+                    ctx.counters.bytes_received += len as u64;
+                    log_received(&ctx.read_buf[..len]);
+                    if let Err(err) = self.echo(stream, len, ctx) {
+                        return Outcome::Failed(err);
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => self.can_read = false,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Outcome::Failed(err),
+            }
+        }
+    }
+
+    /// Gives up whatever is still owed (the connection is being dropped).
+    pub fn discard(&mut self, counters: &mut Counters) {
+        counters.pending_bytes -= self.pending.len();
+        self.pending = VecDeque::new();
+    }
+}
+
+/// One write attempt. Returns the bytes written and whether the socket may
+/// still accept more without a `WouldBlock` first.
+fn write_once<S: Write>(
+    stream: &mut S,
+    data: &[u8],
+    short_io_proves_would_block: bool,
+) -> io::Result<(usize, bool)> {
+    loop {
+        return match stream.write(data) {
+            Ok(0) => Err(ErrorKind::WriteZero.into()),
+            Ok(n) => Ok((n, n == data.len() || !short_io_proves_would_block)),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => Ok((0, false)),
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => Err(err),
+        };
+    }
+}
+
+/// At debug level, shows what arrived the way mio's example prints it.
+fn log_received(data: &[u8]) {
+    if log::log_enabled!(log::Level::Debug) {
+        match std::str::from_utf8(data) {
+            Ok(text) => log::debug!("received data: {}", text.trim_end()),
+            Err(_) => log::debug!("received (non-UTF-8) data: {data:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::ScriptedStream;
+
+    fn ctx(short_io: bool) -> Context {
+        Context::new(b"hi\n", 8, short_io, 4)
+    }
+
+    #[test]
+    fn greeting_then_echo_in_order() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"abcdefghij");
+        for _ in 0..10 {
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        }
+        assert_eq!(stream.written(), b"hi\nabcdefghij");
+        assert_eq!(ctx.counters.bytes_received, 10);
+        assert_eq!(ctx.counters.bytes_echoed, 10);
+        assert_eq!(ctx.counters.pending_bytes, 0);
+    }
+
+    #[test]
+    fn blocked_writer_applies_backpressure_at_max_pending() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(&[7u8; 100]);
+        stream.write_capacity = Some(0);
+        assert!(matches!(
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx),
+            Outcome::Waiting
+        ));
+        assert_eq!(conn.pending_len(), 8, "reads stop exactly at max_pending");
+        assert_eq!(conn.read_budget(ctx.max_pending), 0);
+        assert_eq!(stream.unread(), 92);
+        // The peer starts reading: the rest flows through and nothing is lost.
+        stream.write_capacity = None;
+        while stream.unread() > 0 || conn.owed_len(&ctx.greeting) > 0 {
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        }
+        let mut expected = b"hi\n".to_vec();
+        expected.extend([7u8; 100]);
+        assert_eq!(stream.written(), &expected[..]);
+        assert_eq!(ctx.counters.peak_pending_one, 8);
+    }
+
+    #[test]
+    fn half_close_flushes_then_shuts_down() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"bye");
+        stream.eof_after_data = true;
+        stream.write_capacity = Some(2);
+        let mut finished = false;
+        for _ in 0..20 {
+            if let Outcome::Finished = conn.drive(&mut stream, Readiness::BOTH, &mut ctx) {
+                finished = true;
+                break;
+            }
+            stream.write_capacity = Some(2);
+        }
+        assert!(finished);
+        assert_eq!(stream.written(), b"hi\nbye");
+        assert!(stream.write_shut);
+    }
+
+    #[test]
+    fn read_error_fails_only_this_connection() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"");
+        stream.read_error = Some(ErrorKind::ConnectionReset);
+        match conn.drive(&mut stream, Readiness::BOTH, &mut ctx) {
+            Outcome::Failed(err) => assert_eq!(err.kind(), ErrorKind::ConnectionReset),
+            other => panic!("expected failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_read_skips_the_would_block_read_only_when_proven() {
+        for (short_io, expected_reads) in [(true, 1), (false, 2)] {
+            let mut ctx = ctx(short_io);
+            let mut conn = Connection::new(ctx.now);
+            let mut stream = ScriptedStream::new(b"ab");
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+            assert_eq!(stream.reads, expected_reads, "short_io={short_io}");
+        }
+    }
+
+    #[test]
+    fn yields_after_the_read_budget() {
+        let mut ctx = ctx(false);
+        ctx.reads_per_turn = 2;
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(&[1u8; 64]);
+        stream.read_limit = 1;
+        assert!(matches!(
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx),
+            Outcome::Yielded
+        ));
+        assert_eq!(stream.reads, 2);
+    }
+
+    #[test]
+    fn idle_connection_holds_no_buffer() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"xyz");
+        stream.write_capacity = Some(3);
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert_eq!(conn.pending_len(), 3);
+        stream.write_capacity = None;
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert_eq!(conn.pending.capacity(), 0);
+    }
+}

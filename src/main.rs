@@ -1,0 +1,127 @@
+//! The `portable-echo` command: parses flags, sets up logging and signals,
+//! and runs the server.
+
+use std::io::{self, ErrorKind, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use log::{error, info, warn};
+use portable_echo::{Config, Server, config, describe, sys};
+
+/// A TCP echo server: greets each client, then echoes every byte it sends.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "IP:PORT", default_value_t = config::DEFAULT_ADDR)]
+    addr: SocketAddr,
+
+    /// Text sent to each client before echoing (no newline is added)
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "Hello world!\n",
+        hide_default_value = true
+    )]
+    greeting: String,
+
+    /// Most bytes one connection may owe its client; past it the server stops
+    /// reading from that client until it reads (backpressure)
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_pending: u32,
+
+    /// Most connections served at once; extra ones are accepted and closed
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+
+    /// Close connections idle this many seconds (0: never)
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    idle_timeout: u64,
+
+    /// On SIGINT/SIGTERM (Ctrl-C), seconds to finish writing owed bytes before closing
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    shutdown_grace: u64,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        Err(err) => {
+            // One line, not clap's multi-line block, so scripts can show it as is.
+            let rendered = err.render().to_string();
+            let line = rendered.lines().next().unwrap_or("invalid arguments");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("portable-echo: {line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let config = Config {
+        addr: args.addr,
+        greeting: args.greeting.into_bytes(),
+        max_pending: args.max_pending as usize,
+        max_connections: args.max_connections as usize,
+        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        ..Config::default()
+    };
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        // The platform cannot serve at all (WASI preview 1): fail exactly as
+        // mio's example does there.
+        Err(err) if err.kind() == ErrorKind::Unsupported => panic!("{err}"),
+        Err(err) => {
+            eprintln!("portable-echo: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let stop = server.stop_handle();
+    let requests = AtomicUsize::new(0);
+    let watching = sys::watch_shutdown_signals(move |signal| {
+        if requests.fetch_add(1, Ordering::SeqCst) == 0 {
+            info!("{signal}: shutting down (send it again to exit at once)");
+            stop.stop();
+        } else {
+            warn!("{signal} again: exiting without waiting");
+            std::process::exit(1);
+        }
+    });
+    if let Err(err) = watching {
+        eprintln!(
+            "portable-echo: watching for shutdown signals: {}",
+            describe(&err)
+        );
+        return ExitCode::FAILURE;
+    }
+
+    let mut stdout = io::stdout().lock();
+    let announced = writeln!(
+        stdout,
+        "listening on {} ({})",
+        server.local_addr(),
+        server.backend()
+    )
+    .and_then(|()| stdout.flush());
+    drop(stdout);
+    if let Err(err) = announced {
+        // A closed stdout must not stop the server; the log still says it.
+        warn!("writing the listening line to stdout: {}", describe(&err));
+    }
+
+    match server.run() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err}");
+            eprintln!("portable-echo: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The event loop: accepts, drives connections, enforces limits, stops cleanly.
+//!
+//! Platform differences come from [`crate::sys`] only; per-connection logic
+//! lives in [`crate::connection`].
+
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
+use crate::sys;
+
+/// Token of the listening socket (as in mio's example, clients come after it).
+const LISTENER: Token = Token(0);
+/// Token of the waker that carries stop requests.
+const WAKER: Token = Token(1);
+/// Connection `key` in the slab is registered as `Token(key + FIRST_CONNECTION)`.
+const FIRST_CONNECTION: usize = 2;
+
+/// Size of the one read buffer the loop shares between all connections.
+const READ_BUF_LEN: usize = 64 * 1024;
+/// Events taken from the kernel per wake-up.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// What a server did over its lifetime, returned by [`Server::run`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted and served.
+    pub connections_served: u64,
+    /// Connections accepted and closed at once because of `max_connections`.
+    pub connections_rejected: u64,
+    /// Connections closed by the idle timeout.
+    pub connections_timed_out: u64,
+    /// Connections closed because of an I/O error on them.
+    pub connections_failed: u64,
+    /// Most connections open at once.
+    pub peak_connections: usize,
+    /// Times accepting paused after an accept error (descriptor exhaustion, ...).
+    pub accept_pauses: u64,
+    /// Byte counts (received, echoed, pending peaks).
+    pub bytes: Counters,
+}
+
+/// Asks a running [`Server`] to stop, from any thread.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    requested: Arc<AtomicBool>,
+    waker: Arc<sys::Waker>,
+}
+
+impl StopHandle {
+    /// Stop accepting, write what is owed for up to the grace period, close
+    /// everything, and return from [`Server::run`]. Idempotent.
+    pub fn stop(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        if let Err(err) = self.waker.wake() {
+            error!("waking the event loop to stop: {err}");
+        }
+    }
+}
+
+/// A bound, not yet running echo server.
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    connections: Slab<Client>,
+    config: Config,
+    ctx: Context,
+    stop: StopHandle,
+    stats: Stats,
+    /// Connections that used up their read budget and must be driven again.
+    yielded: Vec<usize>,
+    /// Accepting resumes at this time after running out of descriptors.
+    accept_paused_until: Option<Instant>,
+    /// Set once a stop was requested: the time at which everything is closed.
+    stop_deadline: Option<Instant>,
+    next_idle_sweep: Option<Instant>,
+}
+
+struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: Connection,
+}
+
+impl Server {
+    /// Binds the listener and prepares the event loop.
+    ///
+    /// Errors carry the address and the cause, e.g.
+    /// `binding 127.0.0.1:9000: address already in use`. On WASI preview 1 the
+    /// error is `ErrorKind::Unsupported` with exactly [`sys::BIND_UNSUPPORTED`].
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let mut listener = sys::bind_listener(config.addr).map_err(|err| {
+            if err.kind() == ErrorKind::Unsupported {
+                err
+            } else {
+                with_context(&format!("binding {}", config.addr), err)
+            }
+        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|err| with_context("reading the bound address", err))?;
+        let poll = Poll::new().map_err(|err| with_context("creating the event loop", err))?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(|err| with_context("registering the listener", err))?;
+        let waker = sys::Waker::new(poll.registry(), WAKER)
+            .map_err(|err| with_context("creating the waker", err))?;
+        let ctx = Context::new(
+            &config.greeting,
+            config.max_pending,
+            sys::SHORT_IO_PROVES_WOULD_BLOCK,
+            READ_BUF_LEN,
+        );
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            local_addr,
+            connections: Slab::new(),
+            ctx,
+            stop: StopHandle {
+                requested: Arc::new(AtomicBool::new(false)),
+                waker: Arc::new(waker),
+            },
+            stats: Stats::default(),
+            yielded: Vec::new(),
+            accept_paused_until: None,
+            stop_deadline: None,
+            next_idle_sweep: None,
+            config,
+        })
+    }
+
+    /// The address actually bound (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The name of the readiness backend in use (`epoll`, `kqueue`, `iocp`, ...).
+    pub fn backend(&self) -> &'static str {
+        sys::BACKEND
+    }
+
+    /// A handle that stops this server from any thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Serves until stopped. Returns an error only when the event loop itself
+    /// fails; errors on single connections close that connection and are logged.
+    pub fn run(mut self) -> io::Result<Stats> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        self.ctx.now = Instant::now();
+        self.schedule_idle_sweep();
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(err) = self.poll.poll(&mut events, timeout) {
+                if err.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(with_context("waiting for events", err));
+            }
+            self.ctx.now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(n) => {
+                        let ready = Readiness {
+                            readable: event.is_readable()
+                                || event.is_read_closed()
+                                || event.is_error(),
+                            writable: event.is_writable()
+                                || event.is_write_closed()
+                                || event.is_error(),
+                        };
+                        self.drive(n - FIRST_CONNECTION, ready);
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.yielded) {
+                self.drive(key, Readiness::default());
+            }
+            self.on_timers();
+            if self.stop.requested.load(Ordering::SeqCst) && self.stop_deadline.is_none() {
+                self.begin_stop();
+            }
+            if let Some(deadline) = self.stop_deadline {
+                if self.connections.is_empty() {
+                    break;
+                }
+                if self.ctx.now >= deadline {
+                    warn!(
+                        "grace period over: closing {} connections that still owe bytes",
+                        self.connections.len()
+                    );
+                    break;
+                }
+            }
+        }
+        for key in self
+            .connections
+            .iter()
+            .map(|(key, _)| key)
+            .collect::<Vec<_>>()
+        {
+            self.close(key);
+        }
+        self.stats.bytes = self.ctx.counters;
+        let stats = self.stats;
+        info!(
+            "stopped: served {} connections ({} rejected over the limit, {} timed out, {} failed), echoed {} bytes",
+            stats.connections_served,
+            stats.connections_rejected,
+            stats.connections_timed_out,
+            stats.connections_failed,
+            stats.bytes.bytes_echoed
+        );
+        Ok(stats)
+    }
+
+    /// How long the next poll may sleep: until the earliest timer, or not at
+    /// all when connections yielded work.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.yielded.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        [
+            self.next_idle_sweep,
+            self.accept_paused_until,
+            self.stop_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(self.ctx.now))
+    }
+
+    fn on_timers(&mut self) {
+        let now = self.ctx.now;
+        if self.accept_paused_until.is_some_and(|at| now >= at) {
+            self.accept_paused_until = None;
+            debug!("resuming accepts");
+            self.accept_all();
+        }
+        if self.next_idle_sweep.is_some_and(|at| now >= at) {
+            self.close_idle();
+            self.schedule_idle_sweep();
+        }
+    }
+
+    /// Idle connections are found by a sweep a few times per timeout period:
+    /// no per-connection timer, and a connection closes at most a quarter of
+    /// the timeout late.
+    fn schedule_idle_sweep(&mut self) {
+        self.next_idle_sweep = self.config.idle_timeout.map(|timeout| {
+            let every = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+            self.ctx.now + every
+        });
+    }
+
+    fn close_idle(&mut self) {
+        let Some(timeout) = self.config.idle_timeout else {
+            return;
+        };
+        let now = self.ctx.now;
+        let idle: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, client)| {
+                now.saturating_duration_since(client.conn.last_active()) >= timeout
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            debug!(
+                "{}: idle for {timeout:?}, closing",
+                self.connections[key].peer
+            );
+            self.stats.connections_timed_out += 1;
+            self.close(key);
+        }
+    }
+
+    fn accept_all(&mut self) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::Interrupted
+                            | ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    debug!("accepting: {err}; retrying");
+                }
+                Err(err) => {
+                    let pause = self.config.accept_pause;
+                    if sys::is_resource_exhaustion(&err) {
+                        warn!(
+                            "accepting: {}; pausing accepts for {pause:?}",
+                            describe(&err)
+                        );
+                    } else {
+                        error!(
+                            "accepting: {}; pausing accepts for {pause:?}",
+                            describe(&err)
+                        );
+                    }
+                    // The listener stays registered: with edge-triggered
+                    // readiness no event repeats until we accept again, so
+                    // the pause costs no CPU, and the timer resumes accepting.
+                    self.accept_paused_until = Some(self.ctx.now + pause);
+                    self.stats.accept_pauses += 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        if self.connections.len() >= self.config.max_connections {
+            self.stats.connections_rejected += 1;
+            warn!(
+                "{peer}: over the limit of {} connections, closing it",
+                self.config.max_connections
+            );
+            return;
+        }
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!("{peer}: setting TCP_NODELAY: {err}");
+        }
+        let entry = self.connections.vacant_entry();
+        let key = entry.key();
+        let token = Token(key + FIRST_CONNECTION);
+        if let Err(err) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("{peer}: registering the connection: {err}; closing it");
+            self.stats.connections_failed += 1;
+            return;
+        }
+        entry.insert(Client {
+            stream,
+            peer,
+            conn: Connection::new(self.ctx.now),
+        });
+        self.stats.connections_served += 1;
+        self.stats.peak_connections = self.stats.peak_connections.max(self.connections.len());
+        debug!("{peer}: accepted");
+        // Send the greeting now rather than after a round trip through poll.
+        self.drive(key, Readiness::default());
+    }
+
+    fn drive(&mut self, key: usize, ready: Readiness) {
+        let Some(client) = self.connections.get_mut(key) else {
+            return; // closed earlier in this batch of events
+        };
+        match client.conn.drive(&mut client.stream, ready, &mut self.ctx) {
+            Outcome::Waiting => {
+                if self.stop_deadline.is_some() && client.conn.is_settled(&self.ctx.greeting) {
+                    self.close(key);
+                }
+            }
+            Outcome::Yielded => self.yielded.push(key),
+            Outcome::Finished => {
+                debug!("{}: closed after the peer's half-close", client.peer);
+                self.close(key);
+            }
+            Outcome::Failed(err) => {
+                info!(
+                    "{}: {}; closing the connection",
+                    client.peer,
+                    describe(&err)
+                );
+                self.stats.connections_failed += 1;
+                self.close(key);
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        let mut client = self.connections.remove(key);
+        client.conn.discard(&mut self.ctx.counters);
+        // Dropping the stream closes it and removes it from the selector.
+    }
+
+    /// Stops accepting, then drives every connection once more: those that owe
+    /// nothing close now, the rest close when flushed or at the deadline.
+    fn begin_stop(&mut self) {
+        let deadline = self.ctx.now + self.config.shutdown_grace;
+        self.stop_deadline = Some(deadline);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        info!(
+            "stopping: no longer accepting; flushing {} connections for up to {:?}",
+            self.connections.len(),
+            self.config.shutdown_grace
+        );
+        for key in self
+            .connections
+            .iter()
+            .map(|(key, _)| key)
+            .collect::<Vec<_>>()
+        {
+            self.drive(key, Readiness::BOTH);
+        }
+    }
+}
+
+/// An io::Error's message without the "(os error N)" suffix and with a
+/// lowercase first letter, to read well after a colon.
+pub fn describe(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+/// Wraps an error with what was being done, keeping its kind.
+fn with_context(what: &str, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {}", describe(&err)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_drops_os_error_suffix_and_lowercases() {
+        let err = io::Error::new(ErrorKind::AddrInUse, "Address already in use (os error 98)");
+        assert_eq!(describe(&err), "address already in use");
+        let err = io::Error::other("plain");
+        assert_eq!(describe(&err), "plain");
+    }
+}

@@ -1,0 +1,86 @@
+//! Windows: mio emulates readiness with AFD polls completed through an I/O
+//! completion port.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::windows::io::AsRawSocket;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use windows_sys::Win32::Networking::WinSock::{
+    SO_EXCLUSIVEADDRUSE, SOCKET, SOL_SOCKET, WSA_NOT_ENOUGH_MEMORY, WSAEMFILE, WSAENOBUFS,
+    setsockopt,
+};
+
+pub use mio::Waker;
+
+pub const BACKEND: &str = "iocp";
+
+/// mio submits a new AFD poll only after an operation returns `WouldBlock`;
+/// a short read or write proves nothing, so the loop must go on until then.
+pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
+
+/// Same backlog as mio's own `TcpListener::bind`.
+const BACKLOG: i32 = 1024;
+
+/// Binds with SO_EXCLUSIVEADDRUSE: no other socket can bind the same port,
+/// even one that sets SO_REUSEADDR (Windows' SO_REUSEADDR allows hijacking a
+/// port in use, which is why mio never sets it there).
+pub fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    set_exclusive_address_use(&socket)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
+    let enable: i32 = 1;
+    // SAFETY: the socket handle is valid for the call; optval points to an
+    // i32 that lives across it and optlen is its size.
+    let rc = unsafe {
+        setsockopt(
+            socket.as_raw_socket() as SOCKET,
+            SOL_SOCKET,
+            SO_EXCLUSIVEADDRUSE,
+            (&enable as *const i32).cast(),
+            size_of::<i32>() as i32,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(WSAEMFILE | WSAENOBUFS | WSA_NOT_ENOUGH_MEMORY)
+    )
+}
+
+/// Ctrl-C and Ctrl-Break (the console's way to ask a program to stop).
+pub fn watch_shutdown_signals(on_signal: impl Fn(&'static str) + Send + 'static) -> io::Result<()> {
+    ctrlc::set_handler(move || on_signal("Ctrl-C/Ctrl-Break")).map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_and_buffer_exhaustion_pause_accepting() {
+        for code in [WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY] {
+            assert!(
+                is_resource_exhaustion(&io::Error::from_raw_os_error(code)),
+                "code {code}"
+            );
+        }
+        let reset = windows_sys::Win32::Networking::WinSock::WSAECONNRESET;
+        assert!(!is_resource_exhaustion(&io::Error::from_raw_os_error(
+            reset
+        )));
+    }
+}

@@ -1,0 +1,115 @@
+//! Test doubles for driving a [`Connection`](crate::connection::Connection)
+//! without a network. Public so integration and property tests can use them.
+
+use std::io::{self, ErrorKind, Read, Write};
+
+use crate::connection::Stream;
+
+/// An in-memory socket whose peer behaviour is scripted: how much it has sent,
+/// how much each read returns, how much buffer space writes find, and how the
+/// stream ends.
+#[derive(Debug, Default)]
+pub struct ScriptedStream {
+    input: Vec<u8>,
+    read_pos: usize,
+    output: Vec<u8>,
+    /// Most bytes one read returns (0 means no limit).
+    pub read_limit: usize,
+    /// Once the input is consumed, reads return end of stream instead of `WouldBlock`.
+    pub eof_after_data: bool,
+    /// Once the input is consumed, reads fail with this error.
+    pub read_error: Option<ErrorKind>,
+    /// Bytes the peer will still accept before writes return `WouldBlock`
+    /// (`None`: unlimited). Each write takes from it.
+    pub write_capacity: Option<usize>,
+    /// Writes fail with this error.
+    pub write_error: Option<ErrorKind>,
+    /// Whether `shutdown_write` was called.
+    pub write_shut: bool,
+    /// How many times `read` was called.
+    pub reads: usize,
+    /// How many times `write` was called.
+    pub writes: usize,
+}
+
+impl ScriptedStream {
+    /// A stream whose peer has sent `input`.
+    pub fn new(input: &[u8]) -> ScriptedStream {
+        ScriptedStream {
+            input: input.to_vec(),
+            ..ScriptedStream::default()
+        }
+    }
+
+    /// The peer sends more bytes.
+    pub fn push_input(&mut self, data: &[u8]) {
+        self.input.extend_from_slice(data);
+    }
+
+    /// Everything written to the peer so far.
+    pub fn written(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Bytes the peer sent that have not been read yet.
+    pub fn unread(&self) -> usize {
+        self.input.len() - self.read_pos
+    }
+}
+
+impl Read for ScriptedStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        let available = self.unread();
+        if available == 0 {
+            if let Some(kind) = self.read_error {
+                return Err(kind.into());
+            }
+            if self.eof_after_data {
+                return Ok(0);
+            }
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        let mut n = available.min(buf.len());
+        if self.read_limit > 0 {
+            n = n.min(self.read_limit);
+        }
+        buf[..n].copy_from_slice(&self.input[self.read_pos..self.read_pos + n]);
+        self.read_pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for ScriptedStream {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.writes += 1;
+        if let Some(kind) = self.write_error {
+            return Err(kind.into());
+        }
+        if self.write_shut {
+            return Err(ErrorKind::BrokenPipe.into());
+        }
+        let n = match &mut self.write_capacity {
+            None => data.len(),
+            Some(0) => return Err(ErrorKind::WouldBlock.into()),
+            Some(capacity) => {
+                let n = data.len().min(*capacity);
+                *capacity -= n;
+                n
+            }
+        };
+        self.output.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream for ScriptedStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.write_shut = true;
+        Ok(())
+    }
+}
