@@ -32,6 +32,11 @@ pub struct Readiness {
     pub readable: bool,
     /// Writing may make progress (buffer space, or an error to collect).
     pub writable: bool,
+    /// The peer's end of stream (or an error) has arrived and is still to be
+    /// read. Edge-triggered selectors report it once, often together with
+    /// the last data: from then on a short read no longer proves that the
+    /// next read would block, because that read returns the end of stream.
+    pub read_closed: bool,
 }
 
 impl Readiness {
@@ -39,6 +44,7 @@ impl Readiness {
     pub const BOTH: Readiness = Readiness {
         readable: true,
         writable: true,
+        read_closed: false,
     };
 }
 
@@ -129,6 +135,9 @@ pub struct Connection {
     can_write: bool,
     /// The peer shut down its write side: no more bytes will arrive.
     read_closed: bool,
+    /// The event loop reported the peer's end of stream (or an error), which
+    /// must still be read: short reads no longer prove the socket drained.
+    end_reported: bool,
 }
 
 impl Connection {
@@ -142,6 +151,7 @@ impl Connection {
             can_read: false,
             can_write: true,
             read_closed: false,
+            end_reported: false,
         }
     }
 
@@ -265,6 +275,7 @@ impl Connection {
     ) -> Outcome {
         self.can_read |= ready.readable;
         self.can_write |= ready.writable;
+        self.end_reported |= ready.read_closed;
         let mut reads = 0;
         loop {
             if let Err(err) = self.flush(stream, ctx) {
@@ -295,7 +306,7 @@ impl Connection {
                     self.can_read = false;
                 }
                 Ok(len) => {
-                    if len < budget && ctx.short_io_proves_would_block {
+                    if len < budget && ctx.short_io_proves_would_block && !self.end_reported {
                         self.can_read = false;
                     }
                     self.last_active = ctx.now;

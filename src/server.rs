@@ -29,6 +29,12 @@ const FIRST_CONNECTION: usize = 2;
 const READ_BUF_LEN: usize = 64 * 1024;
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
+/// While stopping, a connection that owes nothing and has nothing to read is
+/// closed only once no byte has moved on it for this long. Bytes its peer
+/// sent before the stop may still be on their way, held back by our receive
+/// window until we read: closing before they arrive answers them with a
+/// reset, which also discards the echo still in our send buffer.
+const STOP_QUIET: Duration = Duration::from_millis(100);
 
 /// What a server did over its lifetime, returned by [`Server::run`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -182,6 +188,7 @@ impl Server {
                             writable: event.is_writable()
                                 || event.is_write_closed()
                                 || event.is_error(),
+                            read_closed: event.is_read_closed() || event.is_error(),
                         };
                         self.drive(n - FIRST_CONNECTION, ready);
                     }
@@ -195,6 +202,7 @@ impl Server {
                 self.begin_stop();
             }
             if let Some(deadline) = self.stop_deadline {
+                self.close_settled();
                 if self.connections.is_empty() {
                     break;
                 }
@@ -238,6 +246,8 @@ impl Server {
             self.next_idle_sweep,
             self.accept_paused_until,
             self.stop_deadline,
+            // While stopping, look again for connections that went quiet.
+            self.stop_deadline.map(|_| self.ctx.now + STOP_QUIET),
         ]
         .into_iter()
         .flatten()
@@ -377,11 +387,8 @@ impl Server {
             return; // closed earlier in this batch of events
         };
         match client.conn.drive(&mut client.stream, ready, &mut self.ctx) {
-            Outcome::Waiting => {
-                if self.stop_deadline.is_some() && client.conn.is_settled(&self.ctx.greeting) {
-                    self.close(key);
-                }
-            }
+            // While stopping, settled connections are closed by close_settled.
+            Outcome::Waiting => {}
             Outcome::Yielded => self.yielded.push(key),
             Outcome::Finished => {
                 debug!("{}: closed after the peer's half-close", client.peer);
@@ -396,6 +403,24 @@ impl Server {
                 self.stats.connections_failed += 1;
                 self.close(key);
             }
+        }
+    }
+
+    /// While stopping: closes the connections that owe nothing, have nothing
+    /// to read, and have been quiet for [`STOP_QUIET`].
+    fn close_settled(&mut self) {
+        let now = self.ctx.now;
+        let settled: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, client)| {
+                client.conn.is_settled(&self.ctx.greeting)
+                    && now.saturating_duration_since(client.conn.last_active()) >= STOP_QUIET
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in settled {
+            self.close(key);
         }
     }
 
