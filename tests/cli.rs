@@ -7,9 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
 
 use common::*;
 
@@ -25,20 +23,6 @@ fn run(args: &[&str]) -> Output {
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn wait_with_deadline(child: &mut Child, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("portable-echo did not exit within {within:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn assert_usage_error(args: &[&str], mentions: &str) {
@@ -159,37 +143,60 @@ fn host_only_listening_line_then_greeting_and_echo() {
     assert_eq!(rest, "", "stdout holds only the listening line");
 }
 
+/// Signals exist on Unix only; Windows' Ctrl-Break path is the same stop
+/// handle, covered in-process by tests/echo.rs.
 #[cfg(unix)]
-fn host_only_signal_stops_cleanly(signal: i32) {
-    let (mut child, addr, _stdout) = spawn_listening(&["--shutdown-grace", "10"]);
-    let mut client = connect(addr.parse().unwrap());
-    expect_greeting(&mut client, GREETING);
-    round_trip(&mut client, b"before the signal");
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-    // The idle client is closed cleanly and the process exits 0.
-    assert_eq!(read_to_end(&mut client), b"");
-    let status = wait_with_deadline(&mut child, STEP);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("stopped: served 1 connections"), "{stderr}");
-    assert!(stderr.contains("echoed 17 bytes"), "{stderr}");
-}
+mod signals {
+    use std::io::Read;
+    use std::process::Child;
+    use std::thread;
+    use std::time::{Duration, Instant};
 
-#[cfg(unix)]
-#[test]
-fn host_only_sigterm_exits_0_with_summary() {
-    host_only_signal_stops_cleanly(libc::SIGTERM);
-}
+    use super::*;
 
-#[cfg(unix)]
-#[test]
-fn host_only_sigint_exits_0_with_summary() {
-    host_only_signal_stops_cleanly(libc::SIGINT);
+    fn wait_with_deadline(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("portable-echo did not exit within {within:?}");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn host_only_signal_stops_cleanly(signal: i32) {
+        let (mut child, addr, _stdout) = spawn_listening(&["--shutdown-grace", "10"]);
+        let mut client = connect(addr.parse().unwrap());
+        expect_greeting(&mut client, GREETING);
+        round_trip(&mut client, b"before the signal");
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        // The idle client is closed cleanly and the process exits 0.
+        assert_eq!(read_to_end(&mut client), b"");
+        let status = wait_with_deadline(&mut child, STEP);
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("stopped: served 1 connections"), "{stderr}");
+        assert!(stderr.contains("echoed 17 bytes"), "{stderr}");
+    }
+
+    #[test]
+    fn host_only_sigterm_exits_0_with_summary() {
+        host_only_signal_stops_cleanly(libc::SIGTERM);
+    }
+
+    #[test]
+    fn host_only_sigint_exits_0_with_summary() {
+        host_only_signal_stops_cleanly(libc::SIGINT);
+    }
 }

@@ -1,0 +1,368 @@
+//! `echo-report`: turns the JSON lines written by `bench/run.sh` (one object
+//! per `echo-load` or `echo-idle` run, labelled with the server and round)
+//! into a table of medians, the median of round-by-round ratios against the
+//! baseline server, the checks of issue 5's reach, and one JSON summary.
+//!
+//! Ratios are taken within a round (same minute, same machine state) and the
+//! median is taken over rounds, which cancels most of the machine's drift.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::{Value, json};
+
+/// Summarises bench/run.sh results.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// JSON lines from echo-load / echo-idle
+    input: PathBuf,
+    /// Write the summary JSON here
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The server under test
+    #[arg(long, default_value = "portable-echo")]
+    subject: String,
+    /// The server ratios are taken against
+    #[arg(long, default_value = "tokio-current")]
+    baseline: String,
+    /// Free text recorded in the summary (date, machine, command)
+    #[arg(long, default_value = "")]
+    meta: Vec<String>,
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.retain(|x| x.is_finite());
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    Some(if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    })
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+/// (size, connections)
+type Case = (u64, u64);
+
+const METRICS: [(&str, &str); 10] = [
+    ("msgs_per_s", "msgs/s"),
+    ("mb_per_s", "MB/s"),
+    ("p50_us", "p50 us"),
+    ("p99_us", "p99 us"),
+    ("p999_us", "p999 us"),
+    ("syscalls_per_echo", "sys/echo"),
+    ("server_cpu_us_per_echo", "srv us/echo"),
+    ("server_user_us_per_echo", "srv user us/echo"),
+    ("client_cpu_us_per_echo", "cli us/echo"),
+    ("errors", "errors"),
+];
+
+fn fmt(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(x) if x.abs() >= 1000.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}
+
+fn size_name(size: u64) -> String {
+    if size >= 1024 && size % 1024 == 0 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let text = match fs::read_to_string(&args.input) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("echo-report: {}: {err}", args.input.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut loads: BTreeMap<Case, BTreeMap<String, BTreeMap<u64, Value>>> = BTreeMap::new();
+    let mut idles: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
+    let mut servers: Vec<String> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            eprintln!("echo-report: skipping a line that is not JSON: {line}");
+            continue;
+        };
+        let server = v["label"].as_str().unwrap_or("?").to_string();
+        if !servers.contains(&server) {
+            servers.push(server.clone());
+        }
+        let round = v["round"].as_u64().unwrap_or(0);
+        if v.get("rss_bytes_per_conn").is_some() {
+            idles.entry(server).or_default().insert(round, v);
+        } else {
+            let case = (num(&v, "size") as u64, num(&v, "connections") as u64);
+            loads
+                .entry(case)
+                .or_default()
+                .entry(server)
+                .or_default()
+                .insert(round, v);
+        }
+    }
+    // Subject first, baseline second, the rest as they came.
+    servers.sort_by_key(|s| {
+        if *s == args.subject {
+            0
+        } else if *s == args.baseline {
+            1
+        } else {
+            2
+        }
+    });
+
+    let mut out = String::new();
+    let mut cases_json = Vec::new();
+    let _ = writeln!(
+        out,
+        "| size | conns | server | {} |",
+        METRICS.map(|(_, h)| h).join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(METRICS.len() + 3));
+    let ratio_keys = [
+        "msgs_per_s",
+        "mb_per_s",
+        "p99_us",
+        "syscalls_per_echo",
+        "server_cpu_us_per_echo",
+        "server_user_us_per_echo",
+        "server_sched_us_per_echo",
+    ];
+    let mut ratio_lines = String::new();
+    for (&(size, conns), by_server) in &loads {
+        let mut servers_json = serde_json::Map::new();
+        for server in &servers {
+            let Some(rounds) = by_server.get(server) else {
+                continue;
+            };
+            let mut cells = Vec::new();
+            let mut medians = serde_json::Map::new();
+            for (key, _) in METRICS {
+                let m = median(rounds.values().map(|v| num(v, key)).collect());
+                cells.push(fmt(m));
+                medians.insert(key.into(), json!(m));
+            }
+            medians.insert("rounds".into(), json!(rounds.len()));
+            let _ = writeln!(
+                out,
+                "| {} | {conns} | {server} | {} |",
+                size_name(size),
+                cells.join(" | ")
+            );
+            servers_json.insert(server.clone(), Value::Object(medians));
+        }
+        let mut ratios = serde_json::Map::new();
+        if let (Some(a), Some(b)) = (by_server.get(&args.subject), by_server.get(&args.baseline)) {
+            let mut parts = Vec::new();
+            for key in ratio_keys {
+                let per_round: Vec<f64> = a
+                    .iter()
+                    .filter_map(|(round, va)| Some(num(va, key) / num(b.get(round)?, key)))
+                    .collect();
+                let m = median(per_round);
+                ratios.insert(key.into(), json!(m));
+                parts.push(format!("{key} {}", fmt(m)));
+            }
+            let _ = writeln!(
+                ratio_lines,
+                "- {} x {conns}: {}",
+                size_name(size),
+                parts.join(", ")
+            );
+        }
+        cases_json.push(json!({
+            "size": size,
+            "connections": conns,
+            "servers": servers_json,
+            "ratios_vs_baseline": ratios,
+        }));
+    }
+
+    let _ = writeln!(
+        out,
+        "\nMedian of round-by-round ratios, {} / {}:",
+        args.subject, args.baseline
+    );
+    out.push_str(&ratio_lines);
+
+    // 1000 connections against 50, message rate, per server.
+    let mut scaling = serde_json::Map::new();
+    let mut scaling_lines = String::new();
+    for size in loads
+        .keys()
+        .map(|c| c.0)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        for server in &servers {
+            let (Some(many), Some(some)) = (
+                loads.get(&(size, 1000)).and_then(|m| m.get(server)),
+                loads.get(&(size, 50)).and_then(|m| m.get(server)),
+            ) else {
+                continue;
+            };
+            let per_round: Vec<f64> = many
+                .iter()
+                .filter_map(|(round, v)| {
+                    Some(num(v, "msgs_per_s") / num(some.get(round)?, "msgs_per_s"))
+                })
+                .collect();
+            let m = median(per_round);
+            scaling.insert(format!("{server} {size}"), json!(m));
+            let _ = writeln!(
+                scaling_lines,
+                "- {server}, {}: 1000-conn rate / 50-conn rate = {}",
+                size_name(size),
+                fmt(m)
+            );
+        }
+    }
+    if !scaling_lines.is_empty() {
+        out.push_str("\nScaling (median of per-round ratios):\n");
+        out.push_str(&scaling_lines);
+    }
+
+    let mut idle_json = serde_json::Map::new();
+    if !idles.is_empty() {
+        out.push_str("\nRSS per idle connection (median over rounds):\n");
+        for server in &servers {
+            let Some(rounds) = idles.get(server) else {
+                continue;
+            };
+            let m = median(
+                rounds
+                    .values()
+                    .map(|v| num(v, "rss_bytes_per_conn"))
+                    .collect(),
+            );
+            let conns = rounds.values().next().map(|v| num(v, "connections"));
+            idle_json.insert(server.clone(), json!(m));
+            let _ = writeln!(
+                out,
+                "- {server}: {} bytes per connection ({} idle connections)",
+                fmt(m),
+                fmt(conns)
+            );
+        }
+    }
+
+    // Issue 5's reach.
+    let case_ratio = |case: Case, key: &str| -> Option<f64> {
+        cases_json
+            .iter()
+            .find(|c| c["size"] == case.0 && c["connections"] == case.1)
+            .and_then(|c| c["ratios_vs_baseline"][key].as_f64())
+    };
+    let subject_median = |case: Case, key: &str| -> Option<f64> {
+        let rounds = loads.get(&case)?.get(&args.subject)?;
+        median(rounds.values().map(|v| num(v, key)).collect())
+    };
+    let checks: Vec<(String, Option<f64>, &str, f64)> = vec![
+        (
+            "syscalls/echo, 64 B x 1".into(),
+            subject_median((64, 1), "syscalls_per_echo"),
+            "<=",
+            3.0,
+        ),
+        (
+            "syscalls/echo vs baseline, 64 B x 50".into(),
+            case_ratio((64, 50), "syscalls_per_echo"),
+            "<=",
+            0.85,
+        ),
+        (
+            "server CPU/echo vs baseline, 64 B x 50".into(),
+            case_ratio((64, 50), "server_cpu_us_per_echo"),
+            "<=",
+            0.95,
+        ),
+        (
+            "msgs/s vs baseline, 64 B x 50".into(),
+            case_ratio((64, 50), "msgs_per_s"),
+            ">=",
+            1.0,
+        ),
+        (
+            "MB/s vs baseline, 64 KiB x 10".into(),
+            case_ratio((65536, 10), "mb_per_s"),
+            ">=",
+            1.0,
+        ),
+        (
+            "RSS bytes per idle connection".into(),
+            idle_json.get(&args.subject).and_then(Value::as_f64),
+            "<=",
+            512.0,
+        ),
+        (
+            "64 B: 1000-conn rate / 50-conn rate".into(),
+            scaling
+                .get(&format!("{} 64", args.subject))
+                .and_then(Value::as_f64),
+            ">=",
+            0.80,
+        ),
+    ];
+    let mut checks_json = Vec::new();
+    out.push_str(&format!("\nReach (issue 5), {}:\n", args.subject));
+    for (name, value, op, limit) in &checks {
+        let met = value.map(|v| {
+            if *op == "<=" {
+                v <= *limit
+            } else {
+                v >= *limit
+            }
+        });
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "- {name}: {} ({op} {limit}): {verdict}", fmt(*value));
+        checks_json
+            .push(json!({"check": name, "value": value, "op": op, "limit": limit, "met": met}));
+    }
+
+    print!("{out}");
+    if let Some(path) = &args.out {
+        let runs: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let summary = json!({
+            "meta": args.meta,
+            "subject": args.subject,
+            "baseline": args.baseline,
+            "cases": cases_json,
+            "scaling_1000_vs_50": scaling,
+            "idle_rss_bytes_per_conn": idle_json,
+            "reach": checks_json,
+            "runs": runs,
+        });
+        let pretty = serde_json::to_string_pretty(&summary).expect("serialisable");
+        if let Err(err) = fs::write(path, pretty + "\n") {
+            eprintln!("echo-report: writing {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}

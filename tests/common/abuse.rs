@@ -1,0 +1,238 @@
+//! Client behaviours shared by tests/faults.rs and tests/soak.rs: byte
+//! streams that can be checked at any offset without being kept, stalled
+//! clients, resets, and a catalogue of misbehaving connections.
+//!
+//! Included with `#[path = "common/abuse.rs"] mod abuse;` next to `mod common;`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+
+use crate::common::*;
+
+/// The 8 bytes of `seed`'s stream starting at offset `8 * block`.
+fn stream_block(seed: u64, block: u64) -> [u8; 8] {
+    let mut x =
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ block.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 32;
+    x.to_le_bytes()
+}
+
+/// Byte `offset` of the stream that client `seed` sends: a client can make or
+/// check any part of its stream without keeping it in memory.
+pub fn stream_byte(seed: u64, offset: u64) -> u8 {
+    stream_block(seed, offset / 8)[(offset % 8) as usize]
+}
+
+/// Calls `each(i, byte)` for bytes `offset..offset + len` of `seed`'s stream,
+/// one hash per 8 bytes (this runs under emulation too); stops at the first
+/// `false`.
+fn walk(seed: u64, offset: u64, len: usize, mut each: impl FnMut(usize, u8) -> bool) {
+    let mut i = 0;
+    while i < len {
+        let at = offset + i as u64;
+        let block = stream_block(seed, at / 8);
+        for &byte in &block[(at % 8) as usize..] {
+            if i == len || !each(i, byte) {
+                return;
+            }
+            i += 1;
+        }
+    }
+}
+
+pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
+    walk(seed, offset, buf.len(), |i, byte| {
+        buf[i] = byte;
+        true
+    });
+}
+
+/// Index of the first byte of `got` that is not bytes `offset..` of `seed`'s stream.
+pub fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<usize> {
+    let mut mismatch = None;
+    walk(seed, offset, got.len(), |i, byte| {
+        if got[i] == byte {
+            true
+        } else {
+            mismatch = Some(i);
+            false
+        }
+    });
+    mismatch
+}
+
+/// A client socket with small kernel buffers (so little data fills them),
+/// connected and switched to non-blocking.
+pub fn small_buffered_client(addr: SocketAddr) -> TcpStream {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    clamp_segment_size(&socket);
+    socket
+        .connect(&addr.into())
+        .expect("connecting a stalled client");
+    socket.set_tcp_nodelay(true).unwrap();
+    let client = TcpStream::from(socket);
+    client.set_nonblocking(true).unwrap();
+    client
+}
+
+/// Loopback's 64 KiB segments make Linux size a new connection's send buffer
+/// at megabytes (ten segments' worth), so each stalled connection would soak
+/// up megabytes in the kernel before the server's own backpressure is
+/// reached. A 1460-byte MSS (Ethernet's) asked for in our SYN applies to both
+/// directions and keeps those buffers near 100 KiB.
+#[cfg(unix)]
+pub fn clamp_segment_size(socket: &Socket) {
+    use std::os::fd::AsRawFd;
+    let mss: libc::c_int = 1460;
+    // SAFETY: setsockopt with a valid descriptor and a c_int option value.
+    let status = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            (&mss as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        status,
+        0,
+        "setting TCP_MAXSEG: {}",
+        io::Error::last_os_error()
+    );
+}
+
+/// Windows can only read TCP_MAXSEG: the connection keeps its default segment size.
+#[cfg(not(unix))]
+pub fn clamp_segment_size(_socket: &Socket) {}
+
+/// Sends RST instead of FIN on close (SO_LINGER 0), then closes.
+pub fn reset(client: TcpStream) {
+    let socket = Socket::from(client);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(socket);
+}
+
+pub fn is_disconnect(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    )
+}
+
+/// What [`misbehave`] did over its cycles.
+#[derive(Default, Debug)]
+pub struct FaultTally {
+    /// Connections ended abruptly (RST, or closed with data unread): each
+    /// may count as a failed connection on the server.
+    pub abrupt: u64,
+    /// Connections that half-closed and checked every byte of the echo.
+    pub half_closed: u64,
+    /// Bytes those half-closed connections got back, all verified.
+    pub half_closed_bytes: u64,
+    /// Connections that ended before reading the greeting: the server may
+    /// never see them (accepting one that was already reset can fail with
+    /// ECONNABORTED, which the server retries past).
+    pub unseen: u64,
+}
+
+/// How many kinds of misbehaviour [`misbehave`] knows.
+pub const MISBEHAVIOURS: usize = 7;
+
+/// One cycle of a misbehaving client, of kind `kind`.
+pub fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTally) {
+    let len = 1 + (seed as usize * 7919) % (32 * 1024);
+    let mut data = vec![0u8; len];
+    fill(seed, 0, &mut data);
+    match kind {
+        // Sends, then resets while the server still owes the echo.
+        0 => {
+            let mut client = connect(addr);
+            client.write_all(&data).unwrap();
+            reset(client);
+            tally.abrupt += 1;
+            tally.unseen += 1;
+        }
+        // Reads part of the echo, then resets.
+        1 => {
+            let mut client = connect(addr);
+            expect_greeting(&mut client, GREETING);
+            client.write_all(&data).unwrap();
+            let mut half = vec![0u8; len / 2];
+            client.read_exact(&mut half).unwrap();
+            assert_eq!(first_mismatch(seed, 0, &half), None, "partial echo differs");
+            reset(client);
+            tally.abrupt += 1;
+        }
+        // Sends, half-closes, and gets exactly the greeting and its bytes back.
+        2 => {
+            let mut client = connect(addr);
+            client.write_all(&data).unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+            let back = read_to_end(&mut client);
+            assert_eq!(back.len(), GREETING.len() + len, "half-closed echo length");
+            assert_eq!(&back[..GREETING.len()], GREETING);
+            assert_eq!(
+                first_mismatch(seed, 0, &back[GREETING.len()..]),
+                None,
+                "half-closed echo differs"
+            );
+            tally.half_closed += 1;
+            tally.half_closed_bytes += len as u64;
+        }
+        // Half-closes at once: gets the greeting, then end of stream.
+        3 => {
+            let mut client = connect(addr);
+            client.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read_to_end(&mut client), GREETING);
+            tally.half_closed += 1;
+        }
+        // Connects and leaves without reading anything.
+        4 => {
+            drop(connect(addr));
+            tally.abrupt += 1;
+            tally.unseen += 1;
+        }
+        // Sends and leaves with the echo unread (the close becomes a reset).
+        5 => {
+            let mut client = connect(addr);
+            client.write_all(&data).unwrap();
+            drop(client);
+            tally.abrupt += 1;
+            tally.unseen += 1;
+        }
+        // Sends without reading until the server stops reading from it
+        // (backpressure), then resets.
+        _ => {
+            let mut client = small_buffered_client(addr);
+            client.set_nonblocking(false).unwrap();
+            client.set_read_timeout(Some(STEP)).unwrap();
+            expect_greeting(&mut client, GREETING);
+            client.set_nonblocking(true).unwrap();
+            let mut sent = 0u64;
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                fill(seed, sent, &mut chunk);
+                match client.write(&chunk) {
+                    Ok(n) => sent += n as u64,
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                    Err(err) => panic!("stalling client: {err}"),
+                }
+                assert!(sent < 64 << 20, "a client that never reads sent 64 MiB");
+            }
+            reset(client);
+            tally.abrupt += 1;
+        }
+    }
+}

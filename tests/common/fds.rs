@@ -1,0 +1,125 @@
+//! Counting this process's open descriptors (handles on Windows), for the
+//! "no descriptor leaks" checks of tests/faults.rs and tests/soak.rs.
+//!
+//! Included with `#[path = "common/fds.rs"] mod fds;` by the test files that
+//! need it, so tests/common/mod.rs stays as it is.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How descriptors are counted on this platform, printed with every figure.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const METHOD: &str = "entries of /proc/self/fd";
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+pub const METHOD: &str = "fcntl(F_GETFD) probe of every descriptor below the soft RLIMIT_NOFILE";
+#[cfg(windows)]
+pub const METHOD: &str = "GetProcessHandleCount";
+
+/// Open descriptors of this process right now.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn count() -> usize {
+    // read_dir holds one descriptor of its own while listing: not counted.
+    let entries = std::fs::read_dir("/proc/self/fd")
+        .expect("listing /proc/self/fd")
+        .count();
+    entries - 1
+}
+
+/// Open descriptors of this process right now: every descriptor number below
+/// the soft limit (capped at 65536) that fcntl(F_GETFD) accepts.
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+pub fn count() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid rlimit struct.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let top = limit.rlim_cur.min(65_536) as libc::c_int;
+    // SAFETY: F_GETFD only reads the descriptor's flags; EBADF for closed ones.
+    (0..top)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .count()
+}
+
+/// Open handles of this process right now (sockets are handles on Windows).
+#[cfg(windows)]
+pub fn count() -> usize {
+    use std::ffi::c_void;
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn GetCurrentProcess() -> *mut c_void;
+        fn GetProcessHandleCount(process: *mut c_void, count: *mut u32) -> i32;
+    }
+    let mut handles = 0u32;
+    // SAFETY: the pseudo-handle of the current process and a valid out pointer.
+    let ok = unsafe { GetProcessHandleCount(GetCurrentProcess(), &mut handles) };
+    assert_ne!(ok, 0, "GetProcessHandleCount failed");
+    handles as usize
+    // Wine's stub reports 0: see unavailable().
+}
+
+/// Why descriptors cannot be counted here, if they cannot: the tests that
+/// count print this instead of their figures (never a silent skip).
+#[cfg(windows)]
+pub fn unavailable() -> Option<String> {
+    // Every process holds handles, so 0 means the call is a stub: Wine's
+    // GetProcessHandleCount is (tests run under Wine in the windows-gnu cell).
+    (count() == 0).then(|| {
+        "GetProcessHandleCount reports 0 handles (a stub: Wine), so handle leaks \
+         are not measurable in this process"
+            .to_string()
+    })
+}
+
+#[cfg(not(windows))]
+pub fn unavailable() -> Option<String> {
+    None
+}
+
+/// Waits until the count is back to `baseline` (or below), up to `within`.
+/// Returns the last count seen and how long it took; the caller asserts, so
+/// the failure message carries the figures.
+pub fn settle_to(baseline: usize, within: Duration) -> (usize, Duration) {
+    let started = Instant::now();
+    loop {
+        let now = count();
+        if now <= baseline || started.elapsed() >= within {
+            return (now, started.elapsed());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Descriptor counts are per process and every test of a binary shares the
+/// process: a test that counts takes this lock exclusively, the others take
+/// it shared, so no other test opens or closes sockets while it counts.
+static COUNTING: RwLock<()> = RwLock::new(());
+
+/// Taken by a test that counts descriptors.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    COUNTING
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Taken by a test that opens sockets but does not count them.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    COUNTING
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// For binaries whose tests must simply run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

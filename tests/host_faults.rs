@@ -1,0 +1,506 @@
+//! Faults that need the real binary in a child process: running out of
+//! descriptors under a low RLIMIT_NOFILE, and SIGTERM / SIGINT under load.
+//! Every test spawns the binary, so every name starts with `host_only_`
+//! (emulated cells skip them and say so).
+//!
+//! Unix only, a named exception: Windows has no RLIMIT_NOFILE a parent can
+//! lower for a child, and no SIGTERM/SIGINT to send to one (Ctrl-C reaches
+//! only processes sharing a console). tests/exhaustion.rs covers exhaustion
+//! in process; tests/cli.rs covers signals on an idle server.
+#![cfg(unix)]
+
+#[path = "common/abuse.rs"]
+mod abuse;
+mod common;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use abuse::*;
+use common::*;
+
+/// The binary in a child process with stderr in a file, listening on an
+/// ephemeral port of 127.0.0.1.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    stderr: File,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Served {
+    fn spawn(args: &[&str], nofile: Option<libc::rlim_t>) -> Served {
+        let stderr = tempfile::tempfile().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portable-echo"));
+        command
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::piped())
+            .stderr(stderr.try_clone().unwrap());
+        if let Some(limit) = nofile {
+            let mut hard = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit with a valid rlimit struct.
+            assert_eq!(
+                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) },
+                0
+            );
+            let wanted = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: hard.rlim_max,
+            };
+            // SAFETY: setrlimit is async-signal-safe, so it may run between
+            // fork and exec; it touches only the child.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().expect("spawning portable-echo");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Served {
+            child,
+            addr,
+            stderr,
+            _stdout: stdout,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn log(&mut self) -> String {
+        let mut log = String::new();
+        self.stderr.rewind().unwrap();
+        self.stderr.read_to_string(&mut log).unwrap();
+        log
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    }
+
+    fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "portable-echo did not exit within {within:?}:\n{}",
+                    self.log()
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A failed test must not leave the server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time (user + system) the process has used, from /proc/PID/stat.
+#[cfg(target_os = "linux")]
+fn cpu_time(pid: i32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses: state is the
+    // first, utime the 12th and stime the 13th (fields 14 and 15 of proc(5)).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_secs_f64(ticks as f64 / per_second as f64)
+}
+
+/// Open descriptors of process `pid` numbered below `limit`: RLIMIT_NOFILE
+/// caps the numbers of new descriptors, and the child may have inherited
+/// some above it (from whatever started the test) that do not count.
+#[cfg(target_os = "linux")]
+fn descriptors_below(pid: i32, limit: libc::rlim_t) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_str()?
+                .parse::<libc::rlim_t>()
+                .ok()
+        })
+        .filter(|&fd| fd < limit)
+        .count()
+}
+
+/// Whether bytes are waiting to be read on this client, without waiting.
+fn has_data(client: &TcpStream) -> bool {
+    client.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let ready = match client.peek(&mut byte) {
+        Ok(n) => n > 0,
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(err) => panic!("peeking: {err}"),
+    };
+    client.set_nonblocking(false).unwrap();
+    ready
+}
+
+#[test]
+fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
+    const NOFILE: libc::rlim_t = 32;
+    const CLIENTS: usize = 40;
+    // How long the server stays exhausted while its CPU time is measured.
+    const WINDOW: Duration = Duration::from_secs(1);
+    // The binary pauses accepting for the library's default period.
+    let pause = portable_echo::Config::default().accept_pause;
+    let mut served = Served::spawn(&[], Some(NOFILE));
+    #[cfg(target_os = "linux")]
+    let fds_idle = descriptors_below(served.pid(), NOFILE);
+
+    let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(served.addr)).collect();
+    // The server accepts until a descriptor is refused, then logs the pause.
+    let started = Instant::now();
+    while !served.log().contains("pausing accepts") {
+        assert!(
+            started.elapsed() < STEP,
+            "never ran out of descriptors:\n{}",
+            served.log()
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let exhausted_at = Instant::now();
+    // A greeting is written as a connection is accepted, before the next
+    // accept: the accepted clients are those that have one now.
+    let accepted: Vec<bool> = clients.iter().map(has_data).collect();
+    let cap = accepted.iter().filter(|&&a| a).count();
+    assert!(cap > 0 && cap < CLIENTS, "{cap} of {CLIENTS} accepted");
+    assert!(
+        CLIENTS - cap <= cap,
+        "{} clients wait for {cap} slots: raise NOFILE or lower CLIENTS",
+        CLIENTS - cap
+    );
+
+    // Exhausted for a while: alive, serving its connections, not spinning.
+    #[cfg(target_os = "linux")]
+    let cpu_before = cpu_time(served.pid());
+    let window_started = Instant::now();
+    let mut round_trips = 0u64;
+    while window_started.elapsed() < WINDOW {
+        for (client, _) in clients
+            .iter_mut()
+            .zip(&accepted)
+            .filter(|(_, a)| **a)
+            .take(4)
+        {
+            if round_trips == 0 {
+                expect_greeting(client, GREETING);
+            }
+            round_trip(client, b"served while out of descriptors");
+        }
+        round_trips += 1;
+        thread::sleep(Duration::from_millis(50));
+    }
+    let window = window_started.elapsed();
+    #[cfg(target_os = "linux")]
+    let cpu = cpu_time(served.pid()) - cpu_before;
+    assert!(
+        served.child.try_wait().unwrap().is_none(),
+        "the server exited when out of descriptors:\n{}",
+        served.log()
+    );
+    for (i, client) in clients.iter().enumerate() {
+        if !accepted[i] {
+            assert!(
+                !has_data(client),
+                "client {i} was greeted although no descriptor was free"
+            );
+        }
+    }
+    let exhausted_for = exhausted_at.elapsed();
+    let pauses = served.log().matches("pausing accepts").count() as u64;
+    // One accept attempt per pause period, plus the first.
+    let max_pauses = (exhausted_for.as_millis() / pause.as_millis()) as u64 + 2;
+    println!(
+        "RLIMIT_NOFILE {NOFILE}: {cap} of {CLIENTS} clients accepted, the rest wait; \
+         {pauses} accept pauses of {pause:?} logged in {exhausted_for:?} (at most {max_pauses}); \
+         {} round trips on accepted clients meanwhile",
+        round_trips * 4
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let fds = descriptors_below(served.pid(), NOFILE);
+        // Each wake-up is one failed accept and one log line: tens of
+        // microseconds. Allow a millisecond per pause period in the window,
+        // plus two clock ticks of /proc's granularity. A spinning loop would
+        // use the whole window.
+        // SAFETY: sysconf has no preconditions.
+        let tick = Duration::from_secs(1) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u32;
+        let wakeups = (window.as_millis() / pause.as_millis()) as u32 + 1;
+        let bound = Duration::from_millis(1) * wakeups + tick * 2;
+        println!(
+            "descriptors of the child below the limit (/proc/PID/fd): {fds_idle} idle, \
+             {fds} exhausted (limit {NOFILE}); CPU while exhausted {cpu:?} in {window:?} ({:.1}%), \
+             bound {bound:?} ({wakeups} wake-ups x 1 ms + 2 ticks of {tick:?})",
+            100.0 * cpu.as_secs_f64() / window.as_secs_f64()
+        );
+        assert_eq!(fds, NOFILE as usize, "exhausted below the limit");
+        assert_eq!(cap, NOFILE as usize - fds_idle);
+        assert!(
+            cpu <= bound,
+            "{cpu:?} of CPU in {window:?} while exhausted: spinning"
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    println!(
+        "CPU while exhausted for {window:?}: not measured here \
+         (read from /proc/PID/stat, Linux only)"
+    );
+    assert!(pauses >= 1);
+    assert!(
+        pauses <= max_pauses,
+        "{pauses} accept pauses in {exhausted_for:?}: spinning"
+    );
+
+    // Descriptors free up: the accepted clients leave, the waiting ones are
+    // served without anyone restarting anything.
+    let mut waiting = Vec::new();
+    for (client, was_accepted) in clients.drain(..).zip(accepted) {
+        if was_accepted {
+            drop(client);
+        } else {
+            waiting.push(client);
+        }
+    }
+    let freed_at = Instant::now();
+    for client in &mut waiting {
+        expect_greeting(client, GREETING);
+        round_trip(client, b"served again");
+    }
+    println!(
+        "after {cap} clients left, the {} waiting ones were greeted and echoed within {:?}",
+        waiting.len(),
+        freed_at.elapsed()
+    );
+    drop(waiting);
+    served.signal(libc::SIGTERM);
+    let status = served.wait(STEP);
+    let log = served.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains(&format!("stopped: served {CLIENTS} connections")),
+        "{log}"
+    );
+}
+
+/// Sends and echoes round trips until `stop`; after `signalled`, the server
+/// may end the connection between or inside round trips (it closes a
+/// connection once nothing is owed and nothing is left to read), so an end
+/// of stream or a reset is then accepted, never a wrong byte.
+fn load_client(
+    addr: SocketAddr,
+    seed: u64,
+    signalled: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> (u64, u64, bool) {
+    let mut client = connect(addr);
+    expect_greeting(&mut client, GREETING);
+    let mut offset = 0u64;
+    let mut rounds = 0u64;
+    let mut cut = false;
+    let mut buf = vec![0u8; 8192];
+    while !stop.load(Ordering::SeqCst) {
+        let n = 1 + (seed as usize * 131 + rounds as usize * 977) % buf.len();
+        fill(seed, offset, &mut buf[..n]);
+        let result = client
+            .write_all(&buf[..n])
+            .and_then(|()| client.read_exact(&mut buf[..n]));
+        if let Err(err) = result {
+            assert!(
+                signalled.load(Ordering::SeqCst) && is_disconnect(&err),
+                "client {seed}: {err} before any signal"
+            );
+            cut = true;
+            break;
+        }
+        if let Some(at) = first_mismatch(seed, offset, &buf[..n]) {
+            panic!("client {seed}: echo differs at byte {}", offset + at as u64);
+        }
+        offset += n as u64;
+        rounds += 1;
+    }
+    if !cut {
+        let _ = client.shutdown(Shutdown::Write);
+        let mut rest = Vec::new();
+        match client.read_to_end(&mut rest) {
+            Ok(_) => assert_eq!(rest, b"", "client {seed}: bytes after its own"),
+            Err(err) => assert!(is_disconnect(&err), "client {seed}: {err}"),
+        }
+    }
+    (rounds, offset, cut)
+}
+
+fn signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(signal: libc::c_int, name: &str) {
+    const LOADERS: usize = 3;
+    const OWED: usize = 4;
+    const GRACE: Duration = Duration::from_secs(5);
+    let mut served = Served::spawn(
+        &[
+            "--shutdown-grace",
+            &GRACE.as_secs().to_string(),
+            "--max-pending",
+            "16384",
+        ],
+        None,
+    );
+    let addr = served.addr;
+    let signalled = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let loaders: Vec<_> = (0..LOADERS)
+        .map(|i| {
+            let (signalled, stop) = (signalled.clone(), stop.clone());
+            thread::spawn(move || load_client(addr, 100 + i as u64, signalled, stop))
+        })
+        .collect();
+    // Clients the server owes bytes to: each sent until the server stopped
+    // reading from it, and has read nothing but the greeting.
+    let mut owed: Vec<(TcpStream, u64)> = (0..OWED)
+        .map(|i| {
+            let mut client = small_buffered_client(addr);
+            client.set_nonblocking(false).unwrap();
+            client.set_read_timeout(Some(STEP)).unwrap();
+            expect_greeting(&mut client, GREETING);
+            client.set_nonblocking(true).unwrap();
+            let mut sent = 0u64;
+            let mut chunk = vec![0u8; 16 * 1024];
+            let mut quiet_since = Instant::now();
+            while quiet_since.elapsed() < Duration::from_millis(100) {
+                fill(200 + i as u64, sent, &mut chunk);
+                match client.write(&chunk) {
+                    Ok(n) => {
+                        sent += n as u64;
+                        quiet_since = Instant::now();
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(2))
+                    }
+                    Err(err) => panic!("owed client: {err}"),
+                }
+                assert!(sent < 64 << 20, "a client that never reads sent 64 MiB");
+            }
+            client.set_nonblocking(false).unwrap();
+            (client, sent)
+        })
+        .collect();
+    let owed_total: u64 = owed.iter().map(|(_, sent)| sent).sum();
+
+    signalled.store(true, Ordering::SeqCst);
+    served.signal(signal);
+    let signalled_at = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    for (i, (client, sent)) in owed.iter_mut().enumerate() {
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < *sent {
+            let want = buf.len().min((*sent - got) as usize);
+            let n = client.read(&mut buf[..want]).unwrap_or_else(|err| {
+                panic!(
+                    "owed client {i}: {err} after {got} of {sent} bytes:\n{}",
+                    served.log()
+                )
+            });
+            assert!(
+                n > 0,
+                "owed client {i}: end of stream after {got} of {sent} bytes"
+            );
+            if let Some(at) = first_mismatch(200 + i as u64, got, &buf[..n]) {
+                panic!("owed client {i}: echo differs at byte {}", got + at as u64);
+            }
+            got += n as u64;
+        }
+        assert_eq!(
+            read_to_end(client),
+            b"",
+            "owed client {i}: end of stream after its bytes"
+        );
+    }
+    let flushed_in = signalled_at.elapsed();
+    let loads: Vec<(u64, u64, bool)> = loaders
+        .into_iter()
+        .map(|l| {
+            l.join()
+                .expect("a load client saw a wrong byte or an early close")
+        })
+        .collect();
+    let status = served.wait(GRACE + STEP);
+    let exited_in = signalled_at.elapsed();
+    let log = served.log();
+    let summary = log
+        .lines()
+        .find(|line| line.contains("stopped: served"))
+        .unwrap_or("(no summary line)")
+        .to_string();
+    println!(
+        "{name} under load: {OWED} clients owed {owed_total} bytes got all of them back within \
+         {flushed_in:?}; load clients (round trips, bytes, cut by the stop) {loads:?}; \
+         exited with {status} {exited_in:?} after the signal (grace {GRACE:?})"
+    );
+    println!("server log: {summary}");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        exited_in < GRACE,
+        "took {exited_in:?}, not within the {GRACE:?} grace period"
+    );
+    assert!(log.contains(&format!("{name}: shutting down")), "{log}");
+    assert!(
+        summary.contains(&format!("stopped: served {} connections", LOADERS + OWED)),
+        "{log}"
+    );
+    assert!(
+        !log.contains("grace period over"),
+        "bytes were still owed at the deadline:\n{log}"
+    );
+}
+
+#[test]
+fn host_only_sigterm_under_load_exits_0_within_grace_with_owed_bytes_flushed() {
+    signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn host_only_sigint_under_load_exits_0_within_grace_with_owed_bytes_flushed() {
+    signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(libc::SIGINT, "SIGINT");
+}
