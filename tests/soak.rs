@@ -259,24 +259,14 @@ fn soak_in_process_no_mismatch_and_descriptors_back_to_start() {
         stats.bytes.peak_pending_one
     );
     assert_eq!(report.mismatches, 0);
-    if let Some(why) = fds::unavailable() {
-        println!("descriptors: not checked on this platform: {why}");
-    } else {
-        println!(
-            "descriptors ({}): {without_server} before the server, {baseline} with it idle, \
-             {running} after the soak with it running (settled in {settle_time:?}), \
-             {stopped} after it stopped",
-            fds::METHOD
-        );
-        assert_eq!(
-            running, baseline,
-            "descriptors leaked by the running server"
-        );
-        assert_eq!(
-            stopped, without_server,
-            "descriptors left after the server stopped"
-        );
-    }
+    fds::check_returned(
+        "the soak",
+        without_server,
+        baseline,
+        running,
+        settle_time,
+        stopped,
+    );
     assert!(
         stats.connections_served <= report.opened
             && stats.connections_served >= report.opened - report.faults.unseen,

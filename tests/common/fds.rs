@@ -123,3 +123,33 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Prints the descriptor counts around a run and checks that the running
+/// server came back to its idle count after `activity` and that stopping it
+/// released everything it held (or says why this platform cannot tell).
+pub fn check_returned(
+    activity: &str,
+    without_server: usize,
+    baseline: usize,
+    running: usize,
+    settle_time: Duration,
+    stopped: usize,
+) {
+    if let Some(why) = unavailable() {
+        println!("descriptors: not checked on this platform: {why}");
+        return;
+    }
+    println!(
+        "descriptors ({METHOD}): {without_server} before the server, {baseline} with it idle, \
+         {running} after {activity} with it running (settled in {settle_time:?}), \
+         {stopped} after it stopped"
+    );
+    assert_eq!(
+        running, baseline,
+        "descriptors leaked by the running server"
+    );
+    assert_eq!(
+        stopped, without_server,
+        "descriptors left after the server stopped"
+    );
+}

@@ -25,6 +25,9 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+// A short read or write proves WouldBlock only where the server's own rule
+// says so (epoll and kqueue): the client follows the same per-backend rule.
+use portable_echo::sys::SHORT_IO_PROVES_WOULD_BLOCK;
 use portable_echo_bench::{
     DEFAULT_GREETING, Json, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs,
     process_cpu_ticks, process_rss_kib, process_sched_ns,
@@ -38,19 +41,6 @@ const PERIOD: usize = 251;
 const MAX_WRITE: usize = 256 * 1024;
 /// The read buffer all connections share.
 const READ_BUF: usize = 256 * 1024;
-
-/// Whether a short read or write proves the socket would block (edge-triggered
-/// epoll and kqueue); elsewhere the client goes on until `WouldBlock`.
-const SHORT_IO_PROVES_WOULD_BLOCK: bool = cfg!(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-)) && !cfg!(mio_unsupported_force_poll_poll);
 
 /// Load generator for echo servers that greet first (single-threaded, mio).
 #[derive(Parser, Debug)]
