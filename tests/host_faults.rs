@@ -399,11 +399,7 @@ fn signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(signal: libc::
     // reading from it, and has read nothing but the greeting.
     let mut owed: Vec<(TcpStream, u64)> = (0..OWED)
         .map(|i| {
-            let mut client = small_buffered_client(addr);
-            client.set_nonblocking(false).unwrap();
-            client.set_read_timeout(Some(STEP)).unwrap();
-            expect_greeting(&mut client, GREETING);
-            client.set_nonblocking(true).unwrap();
+            let mut client = greeted_small_buffered_client(addr);
             let mut sent = 0u64;
             let mut chunk = vec![0u8; 16 * 1024];
             let mut quiet_since = Instant::now();

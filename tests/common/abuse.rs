@@ -83,6 +83,17 @@ pub fn small_buffered_client(addr: SocketAddr) -> TcpStream {
     client
 }
 
+/// A [`small_buffered_client`] that has read its greeting (blocking, bounded
+/// by STEP) and is non-blocking again, ready to flood the server.
+pub fn greeted_small_buffered_client(addr: SocketAddr) -> TcpStream {
+    let mut client = small_buffered_client(addr);
+    client.set_nonblocking(false).unwrap();
+    client.set_read_timeout(Some(STEP)).unwrap();
+    expect_greeting(&mut client, GREETING);
+    client.set_nonblocking(true).unwrap();
+    client
+}
+
 /// Loopback's 64 KiB segments make Linux size a new connection's send buffer
 /// at megabytes (ten segments' worth), so each stalled connection would soak
 /// up megabytes in the kernel before the server's own backpressure is
@@ -215,11 +226,7 @@ pub fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTall
         // Sends without reading until the server stops reading from it
         // (backpressure), then resets.
         _ => {
-            let mut client = small_buffered_client(addr);
-            client.set_nonblocking(false).unwrap();
-            client.set_read_timeout(Some(STEP)).unwrap();
-            expect_greeting(&mut client, GREETING);
-            client.set_nonblocking(true).unwrap();
+            let mut client = greeted_small_buffered_client(addr);
             let mut sent = 0u64;
             let mut chunk = vec![0u8; 16 * 1024];
             loop {
