@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use abuse::*;
 use common::*;
 use portable_echo::Config;
+use portable_echo::testing::pattern;
 
 #[test]
 fn hundreds_of_stalled_readers_stay_within_max_pending_and_others_are_served() {
@@ -430,31 +431,10 @@ fn idle_timeout_reaps_silent_slowloris_and_stalled_clients_and_spares_slow_ones(
     for i in 0..STALLED {
         let since = Instant::now();
         let mut client = small_buffered_client(addr);
-        let mut chunk = vec![0u8; 4096];
-        let mut sent = 0u64;
-        let mut quiet_since = Instant::now();
         // On a loaded machine the kernel may take more than the idle timeout
         // to stop absorbing the flood; then the server's close (a reset)
         // arrives while still filling, and that close is what is timed.
-        let mut closed_while_filling = false;
-        while quiet_since.elapsed() < Duration::from_millis(100) {
-            fill(50 + i as u64, sent, &mut chunk);
-            match client.write(&chunk) {
-                Ok(n) => {
-                    sent += n as u64;
-                    quiet_since = Instant::now();
-                }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    thread::sleep(Duration::from_millis(2))
-                }
-                Err(err) if is_disconnect(&err) => {
-                    closed_while_filling = true;
-                    break;
-                }
-                Err(err) => panic!("stalled client: {err}"),
-            }
-            assert!(since.elapsed() < STEP, "stalled client never blocked");
-        }
+        let closed_while_filling = flood_until_quiet(&mut client, 50 + i as u64, 4096).is_err();
         watchers.push(thread::spawn(move || {
             if !closed_while_filling {
                 loop {

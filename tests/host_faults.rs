@@ -400,23 +400,8 @@ fn signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(signal: libc::
     let mut owed: Vec<(TcpStream, u64)> = (0..OWED)
         .map(|i| {
             let mut client = greeted_small_buffered_client(addr);
-            let mut sent = 0u64;
-            let mut chunk = vec![0u8; 16 * 1024];
-            let mut quiet_since = Instant::now();
-            while quiet_since.elapsed() < Duration::from_millis(100) {
-                fill(200 + i as u64, sent, &mut chunk);
-                match client.write(&chunk) {
-                    Ok(n) => {
-                        sent += n as u64;
-                        quiet_since = Instant::now();
-                    }
-                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                        thread::sleep(Duration::from_millis(2))
-                    }
-                    Err(err) => panic!("owed client: {err}"),
-                }
-                assert!(sent < 64 << 20, "a client that never reads sent 64 MiB");
-            }
+            let sent = flood_until_quiet(&mut client, 200 + i as u64, 16 * 1024)
+                .unwrap_or_else(|err| panic!("owed client: {err}"));
             client.set_nonblocking(false).unwrap();
             (client, sent)
         })

@@ -7,7 +7,8 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
@@ -92,6 +93,34 @@ pub fn greeted_small_buffered_client(addr: SocketAddr) -> TcpStream {
     expect_greeting(&mut client, GREETING);
     client.set_nonblocking(true).unwrap();
     client
+}
+
+/// Writes `seed`'s byte stream from a non-blocking client that never reads,
+/// until no write has succeeded for 100 ms: the server stopped reading and
+/// every buffer on the way is full. Returns the bytes sent, or the error that
+/// showed the server closed the connection meanwhile; any other error fails.
+pub fn flood_until_quiet(client: &mut TcpStream, seed: u64, chunk_len: usize) -> io::Result<u64> {
+    let started = Instant::now();
+    let mut chunk = vec![0u8; chunk_len];
+    let mut sent = 0u64;
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(100) {
+        fill(seed, sent, &mut chunk);
+        match client.write(&chunk) {
+            Ok(n) => {
+                sent += n as u64;
+                quiet_since = Instant::now();
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(2))
+            }
+            Err(err) if is_disconnect(&err) => return Err(err),
+            Err(err) => panic!("flooding client: {err}"),
+        }
+        assert!(started.elapsed() < STEP, "a flooding client never blocked");
+        assert!(sent < 64 << 20, "a client that never reads sent 64 MiB");
+    }
+    Ok(sent)
 }
 
 /// Loopback's 64 KiB segments make Linux size a new connection's send buffer
