@@ -113,3 +113,17 @@ impl Stream for ScriptedStream {
         Ok(())
     }
 }
+
+/// Deterministic pseudo-random bytes (xorshift), different per seed: test
+/// payloads whose every byte can be checked on the way back.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}

@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use portable_echo::testing::pattern;
 use portable_echo::{Config, Server};
 
 #[test]

@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::io::ErrorKind;
 
 use portable_echo::connection::{Connection, Context, Outcome, Readiness};
-use portable_echo::testing::ScriptedStream;
+use portable_echo::testing::{ScriptedStream, pattern};
 use proptest::prelude::*;
 use proptest::test_runner::{
     Config as ProptestConfig, FailurePersistence, FileFailurePersistence, RngAlgorithm,
@@ -94,17 +94,7 @@ enum Step {
 /// than a vector of independent bytes (this runs under emulation too), and
 /// the state machine never looks at byte values.
 fn bytes(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
-    (len, any::<u64>()).prop_map(|(len, seed)| {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect()
-    })
+    (len, any::<u64>()).prop_map(|(len, seed)| pattern(len, seed))
 }
 
 fn setup() -> impl Strategy<Value = Setup> {

@@ -113,19 +113,6 @@ pub fn round_trip(client: &mut TcpStream, data: &[u8]) {
     );
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different per seed.
-pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 /// Whether the server has closed this connection: end of stream or reset,
 /// with no byte received first. Fails if data arrives or nothing happens by
 /// the deadline.
