@@ -1,14 +1,38 @@
 //! Server settings, with the defaults the command line starts from.
+//!
+//! Each default is a constant here, so the library's [`Config::default`] and
+//! the command line's flags cannot disagree.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 /// The address mio's `examples/tcp_server.rs` listens on.
-pub const DEFAULT_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
 
 /// The greeting every client receives before its first echoed byte.
-pub const DEFAULT_GREETING: &[u8] = b"Hello world!\n";
+pub const DEFAULT_GREETING: &[u8] = DEFAULT_GREETING_TEXT.as_bytes();
+
+/// [`DEFAULT_GREETING`] as text, for the command line's default.
+pub const DEFAULT_GREETING_TEXT: &str = "Hello world!\n";
+
+/// Default of [`Config::max_pending`]: 64 KiB, one read buffer's worth.
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024;
+
+/// Default of [`Config::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// Default of [`Config::idle_timeout`], in seconds.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
+
+/// Default of [`Config::shutdown_grace`], in seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 5;
+
+/// Default of [`Config::backlog`]. A burst of 2,000 clients connecting at
+/// once must find room in the accept queue: with std's and mio's 128, a
+/// quarter of a 500-client burst waited for a one-second SYN retransmit.
+/// 4096 is Linux's `net.core.somaxconn` default since 5.4 (the kernel
+/// silently caps the backlog at it) and what Go asks for there.
+pub const DEFAULT_BACKLOG: u32 = 4096;
 
 /// Everything [`crate::Server`] needs to know before it binds.
 #[derive(Clone, Debug)]
@@ -25,10 +49,15 @@ pub struct Config {
     /// Close a connection after this long without reading or writing a byte.
     /// `None` keeps idle connections forever.
     pub idle_timeout: Option<Duration>,
-    /// How long a stop waits for owed bytes to be written before closing everything.
+    /// How long a stop waits for owed bytes to be written, and for peers to
+    /// close after our end of stream, before closing everything.
     pub shutdown_grace: Duration,
     /// How long accepting pauses after the process ran out of descriptors or buffers.
     pub accept_pause: Duration,
+    /// Length of the listen queue: connections the kernel completes and holds
+    /// until the server accepts them. The kernel may cap it (Linux at
+    /// `net.core.somaxconn`, logged at startup when lower).
+    pub backlog: u32,
 }
 
 impl Default for Config {
@@ -36,11 +65,12 @@ impl Default for Config {
         Config {
             addr: DEFAULT_ADDR,
             greeting: DEFAULT_GREETING.to_vec(),
-            max_pending: 64 * 1024,
-            max_connections: 10_000,
-            idle_timeout: Some(Duration::from_secs(300)),
-            shutdown_grace: Duration::from_secs(5),
+            max_pending: DEFAULT_MAX_PENDING,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
+            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
             accept_pause: Duration::from_millis(100),
+            backlog: DEFAULT_BACKLOG,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! and `WouldBlock`, so every path here runs without a network.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::time::Instant;
@@ -78,6 +79,9 @@ pub struct Counters {
     pub peak_pending_one: usize,
 }
 
+/// Size of the one read buffer the loop shares between all connections.
+pub const DEFAULT_READ_BUF_LEN: usize = 64 * 1024;
+
 /// Settings and scratch space shared by all connections of one event loop.
 pub struct Context {
     /// Written to every connection before any echoed byte.
@@ -87,7 +91,8 @@ pub struct Context {
     /// Whether a read or write shorter than asked proves the socket would now
     /// block, so the call that would return `WouldBlock` can be skipped. True
     /// under edge-triggered epoll and kqueue; false where mio only re-arms
-    /// readiness after `WouldBlock` (Windows, poll(2)). See `sys::SHORT_IO_PROVES_WOULD_BLOCK`.
+    /// readiness after `WouldBlock` (Windows, poll(2)). Starts as this
+    /// platform's [`crate::SHORT_IO_PROVES_WOULD_BLOCK`].
     pub short_io_proves_would_block: bool,
     /// Reads one `drive` may do before it yields to other connections.
     pub reads_per_turn: usize,
@@ -100,22 +105,48 @@ pub struct Context {
 }
 
 impl Context {
-    /// Creates a context with a shared read buffer of `read_buf_len` bytes.
-    pub fn new(
-        greeting: &[u8],
-        max_pending: usize,
-        short_io_proves_would_block: bool,
-        read_buf_len: usize,
-    ) -> Context {
+    /// A context for connections that greet with `greeting` and owe at most
+    /// `max_pending` bytes each (at least 1), with this platform's short-I/O
+    /// rule and a shared read buffer of [`DEFAULT_READ_BUF_LEN`] bytes.
+    pub fn new(greeting: &[u8], max_pending: usize) -> Context {
         Context {
             greeting: greeting.into(),
             max_pending: max_pending.max(1),
-            short_io_proves_would_block,
+            short_io_proves_would_block: crate::SHORT_IO_PROVES_WOULD_BLOCK,
             reads_per_turn: 16,
             now: Instant::now(),
             counters: Counters::default(),
-            read_buf: vec![0; read_buf_len.max(1)].into_boxed_slice(),
+            read_buf: vec![0; DEFAULT_READ_BUF_LEN].into_boxed_slice(),
         }
+    }
+
+    /// Replaces the shared read buffer with one of `len` bytes (at least 1):
+    /// small buffers make tests take many short reads.
+    pub fn with_read_buf_len(mut self, len: usize) -> Context {
+        self.read_buf = vec![0; len.max(1)].into_boxed_slice();
+        self
+    }
+
+    /// Sets whether a short read or write proves the socket would block.
+    pub fn with_short_io_proves_would_block(mut self, proves: bool) -> Context {
+        self.short_io_proves_would_block = proves;
+        self
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("greeting", &self.greeting)
+            .field("max_pending", &self.max_pending)
+            .field(
+                "short_io_proves_would_block",
+                &self.short_io_proves_would_block,
+            )
+            .field("reads_per_turn", &self.reads_per_turn)
+            .field("counters", &self.counters)
+            .field("read_buf_len", &self.read_buf.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -364,7 +395,9 @@ mod tests {
     use crate::testing::ScriptedStream;
 
     fn ctx(short_io: bool) -> Context {
-        Context::new(b"hi\n", 8, short_io, 4)
+        Context::new(b"hi\n", 8)
+            .with_short_io_proves_would_block(short_io)
+            .with_read_buf_len(4)
     }
 
     #[test]

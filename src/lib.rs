@@ -10,7 +10,7 @@
 //! use portable_echo::{Config, Server};
 //!
 //! let server = Server::bind(Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() })?;
-//! println!("listening on {}", server.local_addr());
+//! println!("listening on {} ({})", server.local_addr(), server.backend());
 //! let stop = server.stop_handle();
 //! let serving = std::thread::spawn(move || server.run());
 //! stop.stop();
@@ -19,14 +19,49 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Platform differences live in [`sys`] and nowhere else; the per-connection
-//! logic in [`connection`] holds no socket and is tested without a network.
+//! The public API is the same on every target. Platform differences live in
+//! a private `sys` module and nowhere else; the per-connection logic in
+//! [`connection`] holds no socket and is tested without a network. Test
+//! doubles are in `testing`, behind the `test-util` feature.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 
 pub mod config;
 pub mod connection;
+mod error;
 mod server;
-pub mod sys;
+mod sys;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use config::Config;
-pub use server::{Server, Stats, StopHandle, describe};
+pub use server::{Server, Stats, StopHandle};
+
+/// The message mio's example panics with on WASI preview 1, where no socket
+/// can be bound; [`Server::bind`] fails with it there (`ErrorKind::Unsupported`).
+pub const BIND_UNSUPPORTED: &str = sys::BIND_UNSUPPORTED;
+
+/// The readiness backend this build uses: `epoll`, `kqueue`, `event ports`,
+/// `poll`, `iocp` or `wasi` (the same as [`Server::backend`]).
+pub const BACKEND: &str = sys::BACKEND;
+
+/// Whether, with this build's backend, a read or write that moved fewer bytes
+/// than asked proves the next one would return `WouldBlock` (true for
+/// edge-triggered epoll and kqueue). Elsewhere mio re-arms readiness only
+/// after a `WouldBlock`, so a loop must go on until it sees one.
+pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = sys::SHORT_IO_PROVES_WOULD_BLOCK;
+
+/// Calls `on_signal` with the signal's name, from a background thread, each
+/// time the process is asked to shut down: SIGINT or SIGTERM on Unix, Ctrl-C
+/// or Ctrl-Break on Windows. On WASI, which has no signals, it never calls.
+pub fn watch_shutdown_signals(
+    on_signal: impl Fn(&'static str) + Send + 'static,
+) -> std::io::Result<()> {
+    sys::watch_shutdown_signals(Box::new(on_signal))
+        .map_err(|err| error::with_context("watching for shutdown signals", err))
+}

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::{error, info, warn};
-use portable_echo::{Config, Server, config, describe, sys};
+use portable_echo::config::{
+    DEFAULT_BACKLOG, DEFAULT_GREETING_TEXT, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PENDING, DEFAULT_SHUTDOWN_GRACE_SECS,
+};
+use portable_echo::{Config, Server, config};
 
 /// A TCP echo server: greets each client, then echoes every byte it sends.
 #[derive(Parser, Debug)]
@@ -23,29 +27,35 @@ struct Args {
     #[arg(
         long,
         value_name = "TEXT",
-        default_value = "Hello world!\n",
+        default_value = DEFAULT_GREETING_TEXT,
         hide_default_value = true
     )]
     greeting: String,
 
     /// Most bytes one connection may owe its client; past it the server stops
     /// reading from that client until it reads (backpressure)
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024,
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PENDING as u32,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_pending: u32,
 
     /// Most connections served at once; extra ones are accepted and closed
-    #[arg(long, value_name = "N", default_value_t = 10_000,
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 
     /// Close connections idle this many seconds (0: never)
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
     idle_timeout: u64,
 
     /// On SIGINT/SIGTERM (Ctrl-C), seconds to finish writing owed bytes before closing
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace: u64,
+
+    /// Length of the listen queue (the kernel may cap it: Linux at
+    /// net.core.somaxconn, logged at startup)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    backlog: u32,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
         max_connections: args.max_connections as usize,
         idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        backlog: args.backlog,
         ..Config::default()
     };
     let server = match Server::bind(config) {
@@ -85,7 +96,7 @@ fn main() -> ExitCode {
 
     let stop = server.stop_handle();
     let requests = AtomicUsize::new(0);
-    let watching = sys::watch_shutdown_signals(move |signal| {
+    let watching = portable_echo::watch_shutdown_signals(move |signal| {
         if requests.fetch_add(1, Ordering::SeqCst) == 0 {
             info!("{signal}: shutting down (send it again to exit at once)");
             stop.stop();
@@ -95,10 +106,7 @@ fn main() -> ExitCode {
         }
     });
     if let Err(err) = watching {
-        eprintln!(
-            "portable-echo: watching for shutdown signals: {}",
-            describe(&err)
-        );
+        eprintln!("portable-echo: {err}");
         return ExitCode::FAILURE;
     }
 
@@ -113,7 +121,7 @@ fn main() -> ExitCode {
     drop(stdout);
     if let Err(err) = announced {
         // A closed stdout must not stop the server; the log still says it.
-        warn!("writing the listening line to stdout: {}", describe(&err));
+        warn!("writing the listening line to stdout: {err}");
     }
 
     match server.run() {

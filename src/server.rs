@@ -3,6 +3,7 @@
 //! Platform differences come from [`crate::sys`] only; per-connection logic
 //! lives in [`crate::connection`].
 
+use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
+use crate::error::{describe, with_context};
 use crate::sys;
 
 /// Token of the listening socket (as in mio's example, clients come after it).
@@ -25,8 +27,6 @@ const WAKER: Token = Token(1);
 /// Connection `key` in the slab is registered as `Token(key + FIRST_CONNECTION)`.
 const FIRST_CONNECTION: usize = 2;
 
-/// Size of the one read buffer the loop shares between all connections.
-const READ_BUF_LEN: usize = 64 * 1024;
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
 /// While stopping, a connection that owes nothing and has nothing to read is
@@ -74,6 +74,7 @@ impl StopHandle {
 }
 
 /// A bound, not yet running echo server.
+#[derive(Debug)]
 pub struct Server {
     poll: Poll,
     listener: Option<TcpListener>,
@@ -90,12 +91,34 @@ pub struct Server {
     /// Set once a stop was requested: the time at which everything is closed.
     stop_deadline: Option<Instant>,
     next_idle_sweep: Option<Instant>,
+    /// Connections refused over `max_connections`, reported at warn once a minute.
+    rejections: Recurring,
+    /// Accept errors that paused accepting, reported at warn once a minute.
+    accept_failures: Recurring,
 }
 
+#[derive(Debug)]
 struct Client {
     stream: TcpStream,
-    peer: SocketAddr,
+    peer: Peer,
     conn: Connection,
+}
+
+/// How logs name a connection: its peer's address, or its token where the
+/// platform cannot tell the address safely (WASI preview 2).
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    addr: Option<SocketAddr>,
+    token: Token,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            Some(addr) => write!(f, "{addr}"),
+            None => write!(f, "connection {}", self.token.0),
+        }
+    }
 }
 
 impl Server {
@@ -103,15 +126,28 @@ impl Server {
     ///
     /// Errors carry the address and the cause, e.g.
     /// `binding 127.0.0.1:9000: address already in use`. On WASI preview 1 the
-    /// error is `ErrorKind::Unsupported` with exactly [`sys::BIND_UNSUPPORTED`].
+    /// error is `ErrorKind::Unsupported` with exactly [`crate::BIND_UNSUPPORTED`].
     pub fn bind(config: Config) -> io::Result<Server> {
-        let mut listener = sys::bind_listener(config.addr).map_err(|err| {
+        let mut listener = sys::bind_listener(config.addr, config.backlog).map_err(|err| {
             if err.kind() == ErrorKind::Unsupported {
                 err
             } else {
-                with_context(&format!("binding {}", config.addr), err)
+                with_context(format!("binding {}", config.addr), err)
             }
         })?;
+        match sys::listen_backlog_cap() {
+            Some(cap) if cap < config.backlog => warn!(
+                "the kernel caps the listen backlog at {cap}, below the {} asked for: \
+                 a burst of more clients than that may wait for SYN retransmits \
+                 (raise net.core.somaxconn on Linux, kern.ipc.somaxconn on macOS and the BSDs)",
+                config.backlog
+            ),
+            Some(cap) => debug!("listen backlog {} (kernel cap {cap})", config.backlog),
+            None => debug!(
+                "listen backlog {} (kernel cap not readable here)",
+                config.backlog
+            ),
+        }
         let local_addr = listener
             .local_addr()
             .map_err(|err| with_context("reading the bound address", err))?;
@@ -121,12 +157,7 @@ impl Server {
             .map_err(|err| with_context("registering the listener", err))?;
         let waker = sys::Waker::new(poll.registry(), WAKER)
             .map_err(|err| with_context("creating the waker", err))?;
-        let ctx = Context::new(
-            &config.greeting,
-            config.max_pending,
-            sys::SHORT_IO_PROVES_WOULD_BLOCK,
-            READ_BUF_LEN,
-        );
+        let ctx = Context::new(&config.greeting, config.max_pending);
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -142,6 +173,8 @@ impl Server {
             accept_paused_until: None,
             stop_deadline: None,
             next_idle_sweep: None,
+            rejections: Recurring::new("connections rejected over the limit"),
+            accept_failures: Recurring::new("accept errors that paused accepting"),
             config,
         })
     }
@@ -246,6 +279,8 @@ impl Server {
             self.next_idle_sweep,
             self.accept_paused_until,
             self.stop_deadline,
+            self.rejections.due(),
+            self.accept_failures.due(),
             // While stopping, look again for connections that went quiet.
             self.stop_deadline.map(|_| self.ctx.now + STOP_QUIET),
         ]
@@ -266,6 +301,8 @@ impl Server {
             self.close_idle();
             self.schedule_idle_sweep();
         }
+        self.rejections.report(now);
+        self.accept_failures.report(now);
     }
 
     /// Idle connections are found by a sweep a few times per timeout period:
@@ -306,11 +343,11 @@ impl Server {
             return;
         }
         loop {
-            let Some(listener) = &self.listener else {
+            let Some(listener) = &mut self.listener else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+            match sys::accept(listener, self.poll.registry(), LISTENER) {
+                Ok((stream, addr)) => self.admit(stream, addr),
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return,
                 Err(err)
                     if matches!(
@@ -320,17 +357,23 @@ impl Server {
                             | ErrorKind::ConnectionReset
                     ) =>
                 {
-                    debug!("accepting: {err}; retrying");
+                    debug!("accepting: {}; retrying", describe(&err));
                 }
                 Err(err) => {
                     let pause = self.config.accept_pause;
-                    if sys::is_resource_exhaustion(&err) {
+                    let what = if sys::is_resource_exhaustion(&err) {
+                        "out of descriptors or buffers"
+                    } else {
+                        "unexpected error"
+                    };
+                    if self.accept_failures.note(self.ctx.now) {
                         warn!(
-                            "accepting: {}; pausing accepts for {pause:?}",
+                            "accepting: {} ({what}); pausing accepts for {pause:?} \
+                             (further pauses are summed up once a minute)",
                             describe(&err)
                         );
                     } else {
-                        error!(
+                        debug!(
                             "accepting: {}; pausing accepts for {pause:?}",
                             describe(&err)
                         );
@@ -346,31 +389,39 @@ impl Server {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, mut stream: TcpStream, addr: Option<SocketAddr>) {
+        let key = self.connections.vacant_key();
+        let token = Token(key + FIRST_CONNECTION);
+        let peer = Peer { addr, token };
         if self.connections.len() >= self.config.max_connections {
             self.stats.connections_rejected += 1;
-            warn!(
-                "{peer}: over the limit of {} connections, closing it",
-                self.config.max_connections
-            );
+            if self.rejections.note(self.ctx.now) {
+                warn!(
+                    "{peer}: over the limit of {} connections, closing it \
+                     (further rejections are summed up once a minute)",
+                    self.config.max_connections
+                );
+            } else {
+                debug!("{peer}: over the limit, closing it");
+            }
             return;
         }
         if let Err(err) = stream.set_nodelay(true) {
-            debug!("{peer}: setting TCP_NODELAY: {err}");
+            debug!("{peer}: setting TCP_NODELAY: {}", describe(&err));
         }
-        let entry = self.connections.vacant_entry();
-        let key = entry.key();
-        let token = Token(key + FIRST_CONNECTION);
         if let Err(err) = self.poll.registry().register(
             &mut stream,
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            warn!("{peer}: registering the connection: {err}; closing it");
+            warn!(
+                "{peer}: registering the connection: {}; closing it",
+                describe(&err)
+            );
             self.stats.connections_failed += 1;
             return;
         }
-        entry.insert(Client {
+        self.connections.insert(Client {
             stream,
             peer,
             conn: Connection::new(self.ctx.now),
@@ -395,7 +446,7 @@ impl Server {
                 self.close(key);
             }
             Outcome::Failed(err) => {
-                info!(
+                debug!(
                     "{}: {}; closing the connection",
                     client.peer,
                     describe(&err)
@@ -454,35 +505,63 @@ impl Server {
     }
 }
 
-/// An io::Error's message without the "(os error N)" suffix and with a
-/// lowercase first letter, to read well after a colon.
-pub fn describe(err: &io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => text[..at].to_string(),
-        _ => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
+/// A recurring event worth a warning, reported without letting its cause
+/// (a hostile client, a descriptor shortage) control the log's volume: the
+/// first occurrence logs at once, later ones are counted and summed up at
+/// most once per [`Recurring::EVERY`].
+#[derive(Debug)]
+struct Recurring {
+    what: &'static str,
+    /// Occurrences since the last report.
+    count: u64,
+    /// When the current reporting window opened; `None` when quiet.
+    since: Option<Instant>,
+}
+
+impl Recurring {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn new(what: &'static str) -> Recurring {
+        Recurring {
+            what,
+            count: 0,
+            since: None,
+        }
     }
-}
 
-/// Wraps an error with what was being done, keeping its kind.
-fn with_context(what: &str, err: io::Error) -> io::Error {
-    io::Error::new(err.kind(), format!("{what}: {}", describe(&err)))
-}
+    /// Records one occurrence; true when the caller should log it in full
+    /// (the first one after a quiet window).
+    fn note(&mut self, now: Instant) -> bool {
+        if self.since.is_none() {
+            self.since = Some(now);
+            return true;
+        }
+        self.count += 1;
+        false
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// When the current window ends, if one is open.
+    fn due(&self) -> Option<Instant> {
+        self.since.map(|since| since + Self::EVERY)
+    }
 
-    #[test]
-    fn describe_drops_os_error_suffix_and_lowercases() {
-        let err = io::Error::new(ErrorKind::AddrInUse, "Address already in use (os error 98)");
-        assert_eq!(describe(&err), "address already in use");
-        let err = io::Error::other("plain");
-        assert_eq!(describe(&err), "plain");
+    /// At the end of a window: warns with the count, if any, and opens the
+    /// next window; closes it when nothing happened.
+    fn report(&mut self, now: Instant) {
+        if self.due().is_none_or(|due| now < due) {
+            return;
+        }
+        if self.count == 0 {
+            self.since = None;
+            return;
+        }
+        warn!(
+            "{} {} in the last {}s",
+            self.count,
+            self.what,
+            Self::EVERY.as_secs()
+        );
+        self.count = 0;
+        self.since = Some(now);
     }
 }

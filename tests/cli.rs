@@ -121,7 +121,7 @@ fn spawn_listening(extra: &[&str]) -> (Child, String, BufReader<std::process::Ch
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let expected_suffix = format!(" ({})\n", portable_echo::sys::BACKEND);
+    let expected_suffix = format!(" ({})\n", portable_echo::BACKEND);
     assert!(line.starts_with("listening on 127.0.0.1:"), "{line:?}");
     assert!(line.ends_with(&expected_suffix), "{line:?}");
     let addr = line["listening on ".len()..line.len() - expected_suffix.len()].to_string();

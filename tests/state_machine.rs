@@ -180,12 +180,9 @@ struct Model {
 impl Model {
     fn new(setup: Setup) -> Model {
         let ctx_greeting = setup.greeting.clone();
-        let mut ctx = Context::new(
-            &ctx_greeting,
-            setup.max_pending,
-            setup.short_io_proves_would_block,
-            setup.read_buf_len,
-        );
+        let mut ctx = Context::new(&ctx_greeting, setup.max_pending)
+            .with_short_io_proves_would_block(setup.short_io_proves_would_block)
+            .with_read_buf_len(setup.read_buf_len);
         ctx.reads_per_turn = setup.reads_per_turn;
         let conn = Connection::new(ctx.now);
         let mut stream = ScriptedStream::new(b"");
@@ -469,7 +466,9 @@ fn injected_errors_fail_only_that_connection_with_that_error() {
 #[test]
 fn data_and_end_of_stream_in_one_event_finish_without_another() {
     for short_io in [true, false] {
-        let mut ctx = Context::new(b"hi\n", 64, short_io, 64);
+        let mut ctx = Context::new(b"hi\n", 64)
+            .with_short_io_proves_would_block(short_io)
+            .with_read_buf_len(64);
         let mut conn = Connection::new(ctx.now);
         let mut stream = ScriptedStream::new(b"last words");
         stream.eof_after_data = true;

@@ -1,9 +1,12 @@
 //! Solaris: mio uses event ports, which are one-shot.
 
-pub use super::unix::{Waker, bind_listener, is_resource_exhaustion, watch_shutdown_signals};
+pub(crate) use super::unix::{
+    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap,
+    watch_shutdown_signals,
+};
 
-pub const BACKEND: &str = "event ports";
+pub(crate) const BACKEND: &str = "event ports";
 
 /// Event ports are one-shot and mio re-associates the fd when an operation
 /// returns `WouldBlock`; a short read proves nothing.
-pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
+pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;

@@ -5,33 +5,55 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::windows::io::AsRawSocket;
 
+use mio::net::TcpListener;
+use mio::{Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use windows_sys::Win32::Networking::WinSock::{
     SO_EXCLUSIVEADDRUSE, SOCKET, SOL_SOCKET, WSA_NOT_ENOUGH_MEMORY, WSAEMFILE, WSAENOBUFS,
     setsockopt,
 };
 
-pub use mio::Waker;
+use super::{Accepted, OnSignal};
 
-pub const BACKEND: &str = "iocp";
+pub(crate) use mio::Waker;
+
+pub(crate) const BACKEND: &str = "iocp";
 
 /// mio submits a new AFD poll only after an operation returns `WouldBlock`;
 /// a short read or write proves nothing, so the loop must go on until then.
-pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
-
-/// Same backlog as mio's own `TcpListener::bind`.
-const BACKLOG: i32 = 1024;
+pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
 
 /// Binds with SO_EXCLUSIVEADDRUSE: no other socket can bind the same port,
 /// even one that sets SO_REUSEADDR (Windows' SO_REUSEADDR allows hijacking a
-/// port in use, which is why mio never sets it there).
-pub fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+/// port in use, which is why mio never sets it there). socket2 creates the
+/// socket with WSA_FLAG_NO_HANDLE_INHERIT (Windows' close-on-exec).
+///
+/// Windows treats a plain backlog above 200 as "a reasonable maximum";
+/// `SOMAXCONN_HINT(N)`, written `-N` (winsock2.h), asks for N itself,
+/// clamped to 200..=65535.
+pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     set_exclusive_address_use(&socket)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
+    let hint = i32::try_from(backlog.min(65535)).unwrap_or(65535);
+    socket.listen(-hint)?;
     socket.set_nonblocking(true)?;
-    Ok(mio::net::TcpListener::from_std(socket.into()))
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Windows has no readable system-wide cap; `bind_listener` asks for the
+/// backlog itself through `SOMAXCONN_HINT`.
+pub(crate) fn listen_backlog_cap() -> Option<u32> {
+    None
+}
+
+/// mio's accept (the accepted socket is made non-blocking there).
+pub(crate) fn accept(
+    listener: &mut TcpListener,
+    _registry: &Registry,
+    _token: Token,
+) -> io::Result<Accepted> {
+    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
 }
 
 fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
@@ -54,7 +76,7 @@ fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
     }
 }
 
-pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(WSAEMFILE | WSAENOBUFS | WSA_NOT_ENOUGH_MEMORY)
@@ -62,7 +84,7 @@ pub fn is_resource_exhaustion(err: &io::Error) -> bool {
 }
 
 /// Ctrl-C and Ctrl-Break (the console's way to ask a program to stop).
-pub fn watch_shutdown_signals(on_signal: impl Fn(&'static str) + Send + 'static) -> io::Result<()> {
+pub(crate) fn watch_shutdown_signals(on_signal: OnSignal) -> io::Result<()> {
     ctrlc::set_handler(move || on_signal("Ctrl-C/Ctrl-Break")).map_err(io::Error::other)
 }
 

@@ -1,9 +1,14 @@
 //! Everything that differs between platforms, and nothing else.
 //!
 //! Exactly one backend module is compiled, chosen the way mio chooses its
-//! readiness selector (mio's `src/sys/unix/mod.rs`), so the name we report is
-//! the mechanism that really runs. Every backend provides these items, with
-//! the same names and signatures; the server uses only these:
+//! readiness selector, so the name we report is the mechanism that really
+//! runs. The mapping below was taken from mio 1.2.5 (the version in
+//! Cargo.lock): `src/sys/mod.rs` and the `cfg_attr(..., path = ...)` lists of
+//! `src/sys/unix/mod.rs` for the selector and the waker.
+//!
+//! Every backend provides these items, with the same names and signatures
+//! (the `const _` lines at the bottom make the compiler check them on every
+//! target); the server uses only these:
 //!
 //! * `BACKEND: &str`: the readiness mechanism's name (`epoll`, `kqueue`,
 //!   `event ports`, `poll`, `iocp`, `wasi`), printed on the `listening on` line.
@@ -13,12 +18,21 @@
 //!   event for new data (tokio relies on the same rule). False where mio
 //!   re-arms readiness only when an operation returns `WouldBlock` (Windows
 //!   AFD/IOCP, poll(2), event ports): there the loop must go on until it does.
-//! * `bind_listener(addr) -> io::Result<mio::net::TcpListener>`: a
-//!   non-blocking listener with this platform's socket options: SO_REUSEADDR
-//!   on Unix (restart while old connections sit in TIME_WAIT), SO_EXCLUSIVEADDRUSE
-//!   on Windows (no other socket may bind the same port: Windows' SO_REUSEADDR
-//!   would allow port hijacking). On WASI preview 1 it fails with
-//!   `ErrorKind::Unsupported` and [`BIND_UNSUPPORTED`].
+//! * `bind_listener(addr, backlog) -> io::Result<TcpListener>`: a non-blocking,
+//!   close-on-exec listener with a listen queue of `backlog`, bound through
+//!   socket2 so that no platform inherits a hidden default (mio's own `bind`
+//!   listens with std's 128). SO_REUSEADDR on Unix (restart while old
+//!   connections sit in TIME_WAIT); SO_EXCLUSIVEADDRUSE on Windows (no other
+//!   socket may bind the same port: Windows' SO_REUSEADDR would allow port
+//!   hijacking). On WASI preview 1 it fails with `ErrorKind::Unsupported` and
+//!   [`BIND_UNSUPPORTED`].
+//! * `listen_backlog_cap() -> Option<u32>`: the kernel's silent cap on the
+//!   listen queue where it can be read (Linux `net.core.somaxconn`, the BSDs'
+//!   and macOS' `kern.ipc.somaxconn`), so a lower cap can be logged.
+//! * `accept(listener, registry, token) -> io::Result<Accepted>`:
+//!   one accepted, non-blocking connection and its peer's address where the
+//!   platform can tell it safely (not on WASI preview 2). `registry` and
+//!   `token` are the listener's, for platforms whose accept must re-arm it.
 //! * `is_resource_exhaustion(&io::Error) -> bool`: whether an accept error
 //!   means the process or system ran out of descriptors or buffers (EMFILE,
 //!   ENFILE, ENOBUFS, ENOMEM; WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY), so
@@ -26,25 +40,44 @@
 //! * `watch_shutdown_signals(on_signal)`: calls `on_signal(name)` from a
 //!   background thread on each shutdown request: SIGINT or SIGTERM on Unix,
 //!   Ctrl-C or Ctrl-Break on Windows; nothing on WASI.
-//! * `Waker`: wakes the event loop from another thread (`mio::Waker`; a stub on
-//!   WASI preview 1, where mio has none).
+//! * `Waker`: wakes the event loop from another thread (`mio::Waker`; a stub
+//!   on WASI, where mio has no public waker and there is no other thread).
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Registry, Token};
 
 /// The message mio's example panics with on WASI, where no socket can be bound.
-pub const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
+pub(crate) const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
+
+/// An accepted connection and its peer's address, where the platform can
+/// tell it safely.
+pub(crate) type Accepted = (TcpStream, Option<SocketAddr>);
+
+/// What `on_signal` of `watch_shutdown_signals` is given: the signal's name.
+pub(crate) type OnSignal = Box<dyn Fn(&'static str) + Send + 'static>;
 
 #[cfg(unix)]
 mod unix;
 
+#[cfg(target_os = "wasi")]
+mod wasi;
+
 cfg_if::cfg_if! {
     if #[cfg(windows)] {
         mod iocp;
-        pub use self::iocp::*;
+        pub(crate) use self::iocp::*;
+    } else if #[cfg(all(target_os = "wasi", target_env = "p1"))] {
+        mod wasip1;
+        pub(crate) use self::wasip1::*;
     } else if #[cfg(target_os = "wasi")] {
-        mod wasi;
-        pub use self::wasi::*;
+        mod wasip2;
+        pub(crate) use self::wasip2::*;
     } else if #[cfg(all(unix, mio_unsupported_force_poll_poll))] {
         mod poll;
-        pub use self::poll::*;
+        pub(crate) use self::poll::*;
     } else if #[cfg(any(
         target_os = "android",
         target_os = "emscripten",
@@ -53,7 +86,7 @@ cfg_if::cfg_if! {
         target_os = "redox",
     ))] {
         mod epoll;
-        pub use self::epoll::*;
+        pub(crate) use self::epoll::*;
     } else if #[cfg(any(
         target_os = "dragonfly",
         target_os = "freebsd",
@@ -66,14 +99,31 @@ cfg_if::cfg_if! {
         target_os = "watchos",
     ))] {
         mod kqueue;
-        pub use self::kqueue::*;
+        pub(crate) use self::kqueue::*;
     } else if #[cfg(target_os = "solaris")] {
         mod event_ports;
-        pub use self::event_ports::*;
+        pub(crate) use self::event_ports::*;
     } else if #[cfg(unix)] {
         mod poll;
-        pub use self::poll::*;
+        pub(crate) use self::poll::*;
     } else {
         compile_error!("portable-echo has no backend for this target; mio support is needed first");
     }
 }
+
+// The contract above, checked by the compiler for whichever backend this
+// target selected: a backend missing an item, or giving it another
+// signature, fails to build here rather than somewhere in server.rs.
+const _: &str = BACKEND;
+const _: bool = SHORT_IO_PROVES_WOULD_BLOCK;
+const _: fn(SocketAddr, u32) -> io::Result<TcpListener> = bind_listener;
+const _: fn() -> Option<u32> = listen_backlog_cap;
+const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
+const _: fn(&io::Error) -> bool = is_resource_exhaustion;
+const _: fn(OnSignal) -> io::Result<()> = watch_shutdown_signals;
+const _: fn(&Registry, Token) -> io::Result<Waker> = Waker::new;
+const _: fn(&Waker) -> io::Result<()> = Waker::wake;
+const _: () = {
+    const fn shared_across_threads<T: Send + Sync + std::fmt::Debug>() {}
+    shared_across_threads::<Waker>()
+};

@@ -1,12 +1,15 @@
 //! poll(2): where mio has no better selector (Haiku, Hurd, NuttX, AIX, ...), and
 //! on any Unix built with `--cfg mio_unsupported_force_poll_poll`.
 
-pub use super::unix::{Waker, bind_listener, is_resource_exhaustion, watch_shutdown_signals};
+pub(crate) use super::unix::{
+    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap,
+    watch_shutdown_signals,
+};
 
-pub const BACKEND: &str = "poll";
+pub(crate) const BACKEND: &str = "poll";
 
 /// mio emulates edge triggering on poll(2) by dropping an fd's interest once it
 /// fires and re-arming it only when an operation returns `WouldBlock`. A short
 /// read proves nothing: skipping the `WouldBlock` call would leave the socket
 /// without interest and the connection would hang.
-pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
+pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;

@@ -4,26 +4,84 @@
 use std::io;
 use std::net::SocketAddr;
 
+use mio::net::TcpListener;
+use mio::{Registry, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use socket2::{Domain, Socket, Type};
 
-pub use mio::Waker;
+use super::{Accepted, OnSignal};
 
-/// mio's own bind already does what Unix servers want: SO_REUSEADDR (so a
-/// restart is not refused while old connections sit in TIME_WAIT), close-on-exec,
-/// non-blocking, and a backlog of 1024.
-pub fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
-    mio::net::TcpListener::bind(addr)
+pub(crate) use mio::Waker;
+
+/// SO_REUSEADDR, so a restart is not refused while old connections sit in
+/// TIME_WAIT (mio and std set it too). socket2 creates the socket
+/// close-on-exec (SOCK_CLOEXEC, or FD_CLOEXEC where that flag does not exist).
+pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    // listen(2) takes an int; anything larger is capped by the kernel anyway.
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
-pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+/// The kernel caps the listen queue silently: Linux at `net.core.somaxconn`
+/// (4096 since 5.4, 128 before), macOS and the BSDs at `kern.ipc.somaxconn`
+/// (128 on macOS).
+pub(crate) fn listen_backlog_cap() -> Option<u32> {
+    cfg_if::cfg_if! {
+        if #[cfg(any(target_os = "linux", target_os = "android"))] {
+            std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        } else if #[cfg(any(
+            target_os = "dragonfly",
+            target_os = "freebsd",
+            target_os = "ios",
+            target_os = "macos",
+            target_os = "netbsd",
+        ))] {
+            let mut cap: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>();
+            // SAFETY: the name is NUL-terminated; `cap` and `len` live across
+            // the call and `len` is the size of `cap`.
+            let rc = unsafe {
+                libc::sysctlbyname(
+                    c"kern.ipc.somaxconn".as_ptr(),
+                    (&raw mut cap).cast(),
+                    &mut len,
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            (rc == 0).then(|| u32::try_from(cap).ok()).flatten()
+        } else {
+            None
+        }
+    }
+}
+
+/// mio's accept (accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC where it exists).
+pub(crate) fn accept(
+    listener: &mut TcpListener,
+    _registry: &Registry,
+    _token: Token,
+) -> io::Result<Accepted> {
+    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
+}
+
+pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }
 
-pub fn watch_shutdown_signals(on_signal: impl Fn(&'static str) + Send + 'static) -> io::Result<()> {
+pub(crate) fn watch_shutdown_signals(on_signal: OnSignal) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("shutdown-signals".into())
@@ -57,5 +115,12 @@ mod tests {
                 "errno {errno}"
             );
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_linux_backlog_cap_is_read_from_proc() {
+        let cap = listen_backlog_cap().expect("/proc/sys/net/core/somaxconn is readable");
+        assert!(cap >= 128, "somaxconn {cap}");
     }
 }

@@ -1,47 +1,37 @@
-//! WASI preview 1: no socket can be bound (mio only wraps pre-opened ones),
-//! so the server fails the way mio's example does.
+//! Pieces shared by both WASI backends: no signals, no other thread to wake
+//! the loop from, and WASI's errno values.
 
 use std::io;
-use std::net::SocketAddr;
 
 use mio::{Registry, Token};
 
-use super::BIND_UNSUPPORTED;
+use super::OnSignal;
 
-pub const BACKEND: &str = "wasi";
-
-/// mio's wasip1 selector is built on poll_oneoff and re-arms on `WouldBlock`.
-pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
-
-pub fn bind_listener(_addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, BIND_UNSUPPORTED))
+/// The errno values of wasi-libc that mean descriptors or memory ran out.
+pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
-pub fn is_resource_exhaustion(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::OutOfMemory
-}
-
-/// WASI preview 1 has no signals.
-pub fn watch_shutdown_signals(
-    _on_signal: impl Fn(&'static str) + Send + 'static,
-) -> io::Result<()> {
+/// WASI has no signals: a WASI server is stopped by ending its runtime.
+pub(crate) fn watch_shutdown_signals(_on_signal: OnSignal) -> io::Result<()> {
     Ok(())
 }
 
-/// mio has no `Waker` on WASI preview 1; nothing can reach the loop from
-/// another thread there (and no listener can be bound to serve anyway).
+/// mio exports no `Waker` on WASI (mio 1.2.5 `src/lib.rs`: not on
+/// `target_os = "wasi"`), and WASI programs have a single thread, so nothing
+/// outside the loop could ask it to stop: waking is a no-op.
 #[derive(Debug)]
-pub struct Waker(());
+pub(crate) struct Waker(());
 
 impl Waker {
-    pub fn new(_registry: &Registry, _token: Token) -> io::Result<Waker> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "mio has no waker on WASI preview 1",
-        ))
+    pub(crate) fn new(_registry: &Registry, _token: Token) -> io::Result<Waker> {
+        Ok(Waker(()))
     }
 
-    pub fn wake(&self) -> io::Result<()> {
+    pub(crate) fn wake(&self) -> io::Result<()> {
         Ok(())
     }
 }

@@ -1,0 +1,35 @@
+//! WASI preview 1: no socket can be bound (mio 1.2.5 compiles
+//! `TcpListener::bind` out for `target_env = "p1"` and only wraps pre-opened
+//! sockets), so the server fails the way mio's example does.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::TcpListener;
+use mio::{Registry, Token};
+
+use super::{Accepted, BIND_UNSUPPORTED};
+
+pub(crate) use super::wasi::{Waker, is_resource_exhaustion, watch_shutdown_signals};
+
+pub(crate) const BACKEND: &str = "wasi";
+
+/// mio's wasip1 selector is built on poll_oneoff and re-arms on `WouldBlock`.
+pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
+
+pub(crate) fn bind_listener(_addr: SocketAddr, _backlog: u32) -> io::Result<TcpListener> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, BIND_UNSUPPORTED))
+}
+
+pub(crate) fn listen_backlog_cap() -> Option<u32> {
+    None
+}
+
+/// Never called: no listener exists on WASI preview 1.
+pub(crate) fn accept(
+    listener: &mut TcpListener,
+    _registry: &Registry,
+    _token: Token,
+) -> io::Result<Accepted> {
+    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
+}

@@ -1,0 +1,97 @@
+//! WASI preview 2 (and later): mio 1.2.5 runs its Unix code here with the
+//! poll(2) selector, on wasi-libc's `poll` over `wasi:io/poll`, and
+//! `TcpListener::bind` exists. Two upstream defects make mio's own accept
+//! unusable, so this backend accepts by itself (see [`accept`]); each
+//! workaround says what forces it, so it can go when upstream is fixed.
+//!
+//! What the platform cannot do: there are no signals and no threads, so a
+//! running server is stopped only by ending the runtime; and the peer's
+//! address of an accepted connection is never asked for (see [`accept`]).
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+use socket2::{Domain, Socket, Type};
+
+use super::Accepted;
+
+pub(crate) use super::wasi::{Waker, is_resource_exhaustion, watch_shutdown_signals};
+
+/// mio's selector here is poll(2) (mio 1.2.5 `src/sys/unix/mod.rs` lists
+/// `target_os = "wasi"` for `selector/poll.rs`).
+pub(crate) const BACKEND: &str = "poll";
+
+/// As with every poll(2) backend, mio re-arms readiness only after an
+/// operation returns `WouldBlock`.
+pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
+
+/// Non-blocking from the start (`SOCK_NONBLOCK`, which wasi-libc honours),
+/// not through `fcntl(F_SETFL)`, which the wasi-libc Rust 1.95 ships rejects
+/// for sockets (see [`accept`]). WASI has no exec, so no close-on-exec; the
+/// runtime sets SO_REUSEADDR on the host socket itself (wasmtime 48.0.0
+/// `crates/wasi/src/sockets/tcp.rs`). wasi-libc's `listen` passes the backlog
+/// to `set-listen-backlog-size`, which wasmtime clamps to 1..=i32::MAX and
+/// hands to the host's listen(2), so the host kernel's cap applies.
+pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// The cap is the host kernel's, which a WASI program cannot read.
+pub(crate) fn listen_backlog_cap() -> Option<u32> {
+    None
+}
+
+/// Accepts without asking for the peer's address, non-blocking from the
+/// start, and re-arms the listener on `WouldBlock`. Why not mio's
+/// `TcpListener::accept`:
+///
+/// * mio 1.2.5 (`src/sys/unix/tcp.rs`, `accept`) calls `accept` and then
+///   `fcntl(F_SETFL, O_NONBLOCK)` on WASI. The wasi-libc in Rust 1.95's
+///   wasm32-wasip2 sysroot (its `wasip2_tcp.c` layout, wasi-sdk-29/30) has
+///   no `fcntl_setfl` for sockets, so `fcntl` fails with EINVAL and every
+///   accept fails. Fixed in wasi-libc d974bce0 (2026-02-17, "implement
+///   `F_{GET,SET}FL` for `fcntl` for sockets", first in wasi-sdk-31). Here
+///   `accept4(SOCK_NONBLOCK)` sets it in the one call instead.
+/// * mio asks for the peer's address. wasi-libc's `tcp_accept4`
+///   (`wasip2_tcp.c` at wasi-sdk-30, still in `tcp.c` at 476bd3c,
+///   2026-08-20) calls `abort()` when `remote-address` fails, and wasmtime
+///   48.0.0 fails it with `invalid-state` for a client that reset before it
+///   was accepted (`crates/wasi/src/sockets/tcp.rs` `remote_address`: the
+///   host's ENOTCONN maps to `InvalidState`). One such client would trap
+///   the whole server. Passing no address buffer skips that lookup; the
+///   address is never asked for later either (`getpeername` aborts alike).
+/// * mio re-arms a poll(2) registration when one of its own operations
+///   returns `WouldBlock` (`IoSourceState::do_io`); this accept bypasses
+///   mio, so it re-registers the listener itself.
+pub(crate) fn accept(
+    listener: &mut TcpListener,
+    registry: &Registry,
+    token: Token,
+) -> io::Result<Accepted> {
+    // SAFETY: the listener's descriptor is open for the whole call; null
+    // address and length pointers are allowed and ask for no address.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::WouldBlock {
+            registry.reregister(listener, token, Interest::READABLE)?;
+        }
+        return Err(err);
+    }
+    // SAFETY: `fd` is a freshly accepted descriptor that nothing else owns.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    Ok((TcpStream::from_std(stream), None))
+}
