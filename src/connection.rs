@@ -2,6 +2,10 @@
 //!
 //! A [`Connection`] knows what it owes its peer (the rest of the greeting, then
 //! echoed bytes not yet written) and what the socket was last seen able to do.
+//! It closes the way nginx and HAProxy do, without a reset that would destroy
+//! bytes still owed: it writes what it owes, shuts down its write side (the
+//! peer sees end of stream after the last echoed byte), then reads and
+//! discards until the peer closes ([`Connection::stop`], [`Connection::linger`]).
 //! [`Connection::drive`] takes readiness, performs reads and writes on anything
 //! that implements [`Stream`] until the socket would block, and says what the
 //! event loop should do next. The event loop passes a mio `TcpStream`; tests
@@ -57,8 +61,8 @@ pub enum Outcome {
     /// The per-turn read budget ran out with more to do: drive it again soon,
     /// after the other ready connections (fairness under floods).
     Yielded,
-    /// The peer half-closed, everything owed was written and our write side is
-    /// shut down: close the socket.
+    /// Everything owed was written, our write side is shut down and the peer
+    /// has closed its side (or half-closed first): close the socket.
     Finished,
     /// An I/O error ended this connection (reset, broken pipe, ...): close it.
     Failed(io::Error),
@@ -71,6 +75,8 @@ pub struct Counters {
     pub bytes_received: u64,
     /// Bytes echoed back (the greeting is not counted).
     pub bytes_echoed: u64,
+    /// Bytes read while lingering, after the echo ended, and dropped.
+    pub bytes_discarded: u64,
     /// Bytes currently buffered in connections' pending queues.
     pub pending_bytes: usize,
     /// Highest `pending_bytes` seen.
@@ -150,10 +156,24 @@ impl fmt::Debug for Context {
     }
 }
 
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Greeting, then echoing everything that arrives.
+    Serving,
+    /// The server is stopping: what has already arrived is still echoed, up to
+    /// the first read that would block; then the connection lingers.
+    Stopping,
+    /// The echo has ended: write what is owed, shut down our write side, and
+    /// read and discard until the peer closes. Since when it lingers.
+    Lingering(Instant),
+}
+
 /// One client's state. Holds no socket and, while it owes nothing beyond the
 /// greeting, no heap memory.
 #[derive(Debug)]
 pub struct Connection {
+    phase: Phase,
     /// Echoed bytes received but not yet written back, oldest first.
     pending: VecDeque<u8>,
     /// How much of the shared greeting has been written.
@@ -169,6 +189,8 @@ pub struct Connection {
     /// The event loop reported the peer's end of stream (or an error), which
     /// must still be read: short reads no longer prove the socket drained.
     end_reported: bool,
+    /// Our write side is shut down (end of stream sent after what was owed).
+    write_shut: bool,
 }
 
 impl Connection {
@@ -176,6 +198,7 @@ impl Connection {
     /// writable; readability is learned from the first event.
     pub fn new(now: Instant) -> Connection {
         Connection {
+            phase: Phase::Serving,
             pending: VecDeque::new(),
             greeting_written: 0,
             last_active: now,
@@ -183,6 +206,7 @@ impl Connection {
             can_write: true,
             read_closed: false,
             end_reported: false,
+            write_shut: false,
         }
     }
 
@@ -215,10 +239,36 @@ impl Connection {
         self.read_closed
     }
 
-    /// Nothing is owed and the socket has nothing more to read right now:
-    /// a stopping server may close it without losing a byte.
-    pub fn is_settled(&self, greeting: &[u8]) -> bool {
-        (!self.can_read || self.read_closed) && self.owed_len(greeting) == 0
+    /// The server is stopping: echo what has already arrived (reading until
+    /// the socket would block), then linger. Does nothing once lingering.
+    pub fn stop(&mut self) {
+        if self.phase == Phase::Serving {
+            self.phase = Phase::Stopping;
+            // Look once more, even without a new event: bytes may be waiting.
+            self.can_read = true;
+        }
+    }
+
+    /// Ends the echo now: from here on, write what is owed, shut down our
+    /// write side, and read and discard until the peer closes.
+    pub fn linger(&mut self, now: Instant) {
+        if !matches!(self.phase, Phase::Lingering(_)) {
+            self.phase = Phase::Lingering(now);
+            self.can_read = true;
+        }
+    }
+
+    /// Since when the connection lingers, if it does.
+    pub fn lingering_since(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Lingering(since) => Some(since),
+            _ => None,
+        }
+    }
+
+    /// Whether our write side is shut down.
+    pub fn write_shut(&self) -> bool {
+        self.write_shut
     }
 
     /// How many bytes may be read now without the pending queue passing
@@ -312,18 +362,32 @@ impl Connection {
             if let Err(err) = self.flush(stream, ctx) {
                 return Outcome::Failed(err);
             }
-            if self.read_closed {
-                if self.owed_len(&ctx.greeting) > 0 {
-                    return Outcome::Waiting;
+            let owes = self.owed_len(&ctx.greeting) > 0;
+            if self.phase == Phase::Stopping && !self.can_read {
+                // Everything that had arrived when the stop came was read.
+                self.phase = Phase::Lingering(ctx.now);
+            }
+            let lingering = matches!(self.phase, Phase::Lingering(_));
+            if (self.read_closed || lingering) && !owes && !self.write_shut {
+                match stream.shutdown_write() {
+                    Ok(()) => self.write_shut = true,
+                    // The peer closed completely meanwhile; nothing is lost.
+                    Err(err) if err.kind() == ErrorKind::NotConnected => return Outcome::Finished,
+                    Err(err) => return Outcome::Failed(err),
                 }
-                return match stream.shutdown_write() {
-                    // The peer may have closed completely meanwhile; nothing is lost.
-                    Ok(()) => Outcome::Finished,
-                    Err(err) if err.kind() == ErrorKind::NotConnected => Outcome::Finished,
-                    Err(err) => Outcome::Failed(err),
+            }
+            if self.read_closed {
+                return if owes {
+                    Outcome::Waiting
+                } else {
+                    Outcome::Finished
                 };
             }
-            let budget = self.read_budget(ctx.max_pending).min(ctx.read_buf.len());
+            let budget = if lingering {
+                ctx.read_buf.len()
+            } else {
+                self.read_budget(ctx.max_pending).min(ctx.read_buf.len())
+            };
             if !self.can_read || budget == 0 {
                 return Outcome::Waiting;
             }
@@ -339,6 +403,12 @@ impl Connection {
                 Ok(len) => {
                     if len < budget && ctx.short_io_proves_would_block && !self.end_reported {
                         self.can_read = false;
+                    }
+                    if lingering {
+                        // After our end of stream: not echoed, and not
+                        // activity that keeps the connection open.
+                        ctx.counters.bytes_discarded += len as u64;
+                        continue;
                     }
                     self.last_active = ctx.now;
                     ctx.counters.bytes_received += len as u64;
@@ -506,5 +576,50 @@ mod tests {
         stream.write_capacity = None;
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         assert_eq!(conn.pending.capacity(), 0);
+    }
+
+    #[test]
+    fn stop_echoes_what_arrived_then_ends_the_stream_and_discards_the_rest() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"");
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        stream.push_input(b"abc");
+        conn.stop();
+        assert!(matches!(
+            conn.drive(&mut stream, Readiness::default(), &mut ctx),
+            Outcome::Waiting
+        ));
+        assert_eq!(stream.written(), b"hi\nabc", "what had arrived is echoed");
+        assert!(stream.write_shut, "then our end of stream");
+        assert!(conn.lingering_since().is_some());
+        stream.push_input(b"late");
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert_eq!(stream.written(), b"hi\nabc", "late bytes are not echoed");
+        assert_eq!(ctx.counters.bytes_discarded, 4);
+        stream.eof_after_data = true;
+        assert!(matches!(
+            conn.drive(&mut stream, Readiness::BOTH, &mut ctx),
+            Outcome::Finished
+        ));
+        assert_eq!(ctx.counters.bytes_echoed, 3);
+        assert_eq!(ctx.counters.bytes_received, 3);
+    }
+
+    #[test]
+    fn linger_writes_what_is_owed_before_the_end_of_stream() {
+        let mut ctx = ctx(false);
+        let mut conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"owed");
+        stream.write_capacity = Some(3);
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert_eq!(conn.owed_len(&ctx.greeting), 4);
+        conn.linger(ctx.now);
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert!(!stream.write_shut, "no end of stream while bytes are owed");
+        stream.write_capacity = None;
+        conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
+        assert_eq!(stream.written(), b"hi\nowed");
+        assert!(stream.write_shut);
     }
 }

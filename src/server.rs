@@ -29,13 +29,6 @@ const FIRST_CONNECTION: usize = 2;
 
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
-/// While stopping, a connection that owes nothing and has nothing to read is
-/// closed only once no byte has moved on it for this long. Bytes its peer
-/// sent before the stop may still be on their way, held back by our receive
-/// window until we read: closing before they arrive answers them with a
-/// reset, which also discards the echo still in our send buffer.
-const STOP_QUIET: Duration = Duration::from_millis(100);
-
 /// What a server did over its lifetime, returned by [`Server::run`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -235,13 +228,18 @@ impl Server {
                 self.begin_stop();
             }
             if let Some(deadline) = self.stop_deadline {
-                self.close_settled();
                 if self.connections.is_empty() {
                     break;
                 }
                 if self.ctx.now >= deadline {
+                    let owing = self
+                        .connections
+                        .iter()
+                        .filter(|(_, client)| !client.conn.write_shut())
+                        .count();
                     warn!(
-                        "grace period over: closing {} connections that still owe bytes",
+                        "grace period over: closing {} connections ({owing} still owed bytes, \
+                         the others had not closed after our end of stream)",
                         self.connections.len()
                     );
                     break;
@@ -259,12 +257,15 @@ impl Server {
         self.stats.bytes = self.ctx.counters;
         let stats = self.stats;
         info!(
-            "stopped: served {} connections ({} rejected over the limit, {} timed out, {} failed), echoed {} bytes",
+            "stopped: served {} connections ({} rejected over the limit, {} timed out, {} failed), \
+             received {} bytes, echoed {}, discarded {} after the end of the echo",
             stats.connections_served,
             stats.connections_rejected,
             stats.connections_timed_out,
             stats.connections_failed,
-            stats.bytes.bytes_echoed
+            stats.bytes.bytes_received,
+            stats.bytes.bytes_echoed,
+            stats.bytes.bytes_discarded
         );
         Ok(stats)
     }
@@ -281,8 +282,6 @@ impl Server {
             self.stop_deadline,
             self.rejections.due(),
             self.accept_failures.due(),
-            // While stopping, look again for connections that went quiet.
-            self.stop_deadline.map(|_| self.ctx.now + STOP_QUIET),
         ]
         .into_iter()
         .flatten()
@@ -315,25 +314,55 @@ impl Server {
         });
     }
 
+    /// Closes what the idle timeout ends. A connection that owes nothing
+    /// lingers: our end of stream, then what the peer still sends is
+    /// discarded, so a byte racing the timeout costs no reset. One that owes
+    /// bytes its peer is not reading is reset: a peer that does not read
+    /// would never see our end of stream, and the reset frees the buffers at
+    /// once. A lingering connection whose peer has not closed within the
+    /// timeout is then closed.
     fn close_idle(&mut self) {
         let Some(timeout) = self.config.idle_timeout else {
             return;
         };
         let now = self.ctx.now;
-        let idle: Vec<usize> = self
-            .connections
-            .iter()
-            .filter(|(_, client)| {
-                now.saturating_duration_since(client.conn.last_active()) >= timeout
-            })
-            .map(|(key, _)| key)
-            .collect();
-        for key in idle {
+        let mut to_linger = Vec::new();
+        let mut to_reset = Vec::new();
+        let mut to_close = Vec::new();
+        for (key, client) in &self.connections {
+            match client.conn.lingering_since() {
+                Some(since) if now.saturating_duration_since(since) >= timeout => {
+                    to_close.push(key)
+                }
+                Some(_) => {}
+                None if now.saturating_duration_since(client.conn.last_active()) < timeout => {}
+                None if client.conn.owed_len(&self.ctx.greeting) == 0 => to_linger.push(key),
+                None => to_reset.push(key),
+            }
+        }
+        self.stats.connections_timed_out += (to_linger.len() + to_reset.len()) as u64;
+        for key in to_linger {
             debug!(
-                "{}: idle for {timeout:?}, closing",
+                "{}: idle for {timeout:?}, ending it",
                 self.connections[key].peer
             );
-            self.stats.connections_timed_out += 1;
+            self.connections[key].conn.linger(now);
+            self.drive(key, Readiness::default());
+        }
+        for key in to_reset {
+            let client = &self.connections[key];
+            debug!(
+                "{}: idle for {timeout:?} with {} bytes it does not read, resetting it",
+                client.peer,
+                client.conn.owed_len(&self.ctx.greeting)
+            );
+            self.reset(key);
+        }
+        for key in to_close {
+            debug!(
+                "{}: did not close within {timeout:?} after our end of stream, closing it",
+                self.connections[key].peer
+            );
             self.close(key);
         }
     }
@@ -394,6 +423,10 @@ impl Server {
         let token = Token(key + FIRST_CONNECTION);
         let peer = Peer { addr, token };
         if self.connections.len() >= self.config.max_connections {
+            // A reset, not an end of stream: the client learns it was refused
+            // (not served and finished), and the server keeps no TIME_WAIT
+            // state for the clients it sheds.
+            reset_on_close(&stream, peer);
             self.stats.connections_rejected += 1;
             if self.rejections.note(self.ctx.now) {
                 warn!(
@@ -438,11 +471,10 @@ impl Server {
             return; // closed earlier in this batch of events
         };
         match client.conn.drive(&mut client.stream, ready, &mut self.ctx) {
-            // While stopping, settled connections are closed by close_settled.
             Outcome::Waiting => {}
             Outcome::Yielded => self.yielded.push(key),
             Outcome::Finished => {
-                debug!("{}: closed after the peer's half-close", client.peer);
+                debug!("{}: both sides closed", client.peer);
                 self.close(key);
             }
             Outcome::Failed(err) => {
@@ -457,32 +489,22 @@ impl Server {
         }
     }
 
-    /// While stopping: closes the connections that owe nothing, have nothing
-    /// to read, and have been quiet for [`STOP_QUIET`].
-    fn close_settled(&mut self) {
-        let now = self.ctx.now;
-        let settled: Vec<usize> = self
-            .connections
-            .iter()
-            .filter(|(_, client)| {
-                client.conn.is_settled(&self.ctx.greeting)
-                    && now.saturating_duration_since(client.conn.last_active()) >= STOP_QUIET
-            })
-            .map(|(key, _)| key)
-            .collect();
-        for key in settled {
-            self.close(key);
-        }
-    }
-
     fn close(&mut self, key: usize) {
         let mut client = self.connections.remove(key);
         client.conn.discard(&mut self.ctx.counters);
         // Dropping the stream closes it and removes it from the selector.
     }
 
-    /// Stops accepting, then drives every connection once more: those that owe
-    /// nothing close now, the rest close when flushed or at the deadline.
+    /// Closes a connection with a reset, discarding what it owes.
+    fn reset(&mut self, key: usize) {
+        let client = &self.connections[key];
+        reset_on_close(&client.stream, client.peer);
+        self.close(key);
+    }
+
+    /// Stops accepting; every connection echoes what has already arrived,
+    /// then lingers: owed bytes, our end of stream, and it closes when its
+    /// peer does, or at the deadline.
     fn begin_stop(&mut self) {
         let deadline = self.ctx.now + self.config.shutdown_grace;
         self.stop_deadline = Some(deadline);
@@ -490,7 +512,7 @@ impl Server {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         info!(
-            "stopping: no longer accepting; flushing {} connections for up to {:?}",
+            "stopping: no longer accepting; finishing {} connections for up to {:?}",
             self.connections.len(),
             self.config.shutdown_grace
         );
@@ -500,8 +522,17 @@ impl Server {
             .map(|(key, _)| key)
             .collect::<Vec<_>>()
         {
-            self.drive(key, Readiness::BOTH);
+            self.connections[key].conn.stop();
+            self.drive(key, Readiness::default());
         }
+    }
+}
+
+/// Makes closing `stream` send a reset (SO_LINGER 0). Best effort: where the
+/// platform refuses, the close is an ordinary one.
+fn reset_on_close(stream: &TcpStream, peer: Peer) {
+    if let Err(err) = sys::set_reset_on_close(stream) {
+        debug!("{peer}: asking for a reset on close: {}", describe(&err));
     }
 }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::windows::io::AsRawSocket;
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use windows_sys::Win32::Networking::WinSock::{
@@ -74,6 +74,12 @@ fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// SO_LINGER with a zero timeout: closing sends a reset and discards what
+/// is unsent, instead of an end of stream.
+pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
 pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {

@@ -33,6 +33,9 @@
 //!   one accepted, non-blocking connection and its peer's address where the
 //!   platform can tell it safely (not on WASI preview 2). `registry` and
 //!   `token` are the listener's, for platforms whose accept must re-arm it.
+//! * `set_reset_on_close(&TcpStream) -> io::Result<()>`: makes the close of
+//!   that connection a reset (SO_LINGER 0), for the connections the server
+//!   sheds on purpose (over the limit, or idle while owing bytes).
 //! * `is_resource_exhaustion(&io::Error) -> bool`: whether an accept error
 //!   means the process or system ran out of descriptors or buffers (EMFILE,
 //!   ENFILE, ENOBUFS, ENOMEM; WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY), so
@@ -119,6 +122,7 @@ const _: bool = SHORT_IO_PROVES_WOULD_BLOCK;
 const _: fn(SocketAddr, u32) -> io::Result<TcpListener> = bind_listener;
 const _: fn() -> Option<u32> = listen_backlog_cap;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
+const _: fn(&TcpStream) -> io::Result<()> = set_reset_on_close;
 const _: fn(&io::Error) -> bool = is_resource_exhaustion;
 const _: fn(OnSignal) -> io::Result<()> = watch_shutdown_signals;
 const _: fn(&Registry, Token) -> io::Result<Waker> = Waker::new;

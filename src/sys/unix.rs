@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -72,6 +72,12 @@ pub(crate) fn accept(
     _token: Token,
 ) -> io::Result<Accepted> {
     listener.accept().map(|(stream, peer)| (stream, Some(peer)))
+}
+
+/// SO_LINGER with a zero timeout: closing sends a reset and discards what
+/// is unsent, instead of an end of stream.
+pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
 pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
 use super::{Accepted, BIND_UNSUPPORTED};
@@ -32,4 +32,9 @@ pub(crate) fn accept(
     _token: Token,
 ) -> io::Result<Accepted> {
     listener.accept().map(|(stream, peer)| (stream, Some(peer)))
+}
+
+/// Never called: no connection exists on WASI preview 1.
+pub(crate) fn set_reset_on_close(_stream: &TcpStream) -> io::Result<()> {
+    Ok(())
 }

@@ -95,3 +95,9 @@ pub(crate) fn accept(
     let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
     Ok((TcpStream::from_std(stream), None))
 }
+
+/// SO_LINGER with a zero timeout: closing sends a reset and discards what
+/// is unsent, instead of an end of stream.
+pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
+}
