@@ -1,9 +1,11 @@
 //! The `portable-echo` command: parses flags, sets up logging and signals,
 //! and runs the server.
 
+use std::fmt;
 use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -43,19 +45,49 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 
-    /// Close connections idle this many seconds (0: never)
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
-    idle_timeout: u64,
+    /// Close connections idle this many seconds (0: never; fractions allowed)
+    #[arg(long, value_name = "SECS",
+          default_value_t = Seconds(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)))]
+    idle_timeout: Seconds,
 
-    /// On SIGINT/SIGTERM (Ctrl-C), seconds to finish writing owed bytes before closing
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS)]
-    shutdown_grace: u64,
+    /// On SIGINT/SIGTERM (Ctrl-C), seconds to write owed bytes and wait for
+    /// clients to close after the server's end of stream (fractions allowed)
+    #[arg(long, value_name = "SECS",
+          default_value_t = Seconds(Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS)))]
+    shutdown_grace: Seconds,
 
     /// Length of the listen queue (the kernel may cap it: Linux at
     /// net.core.somaxconn, logged at startup)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG,
           value_parser = clap::value_parser!(u32).range(1..))]
     backlog: u32,
+}
+
+/// A duration given in seconds on the command line; fractions allowed
+/// (`0.25`), so tests and impatient users can go below a second.
+#[derive(Clone, Copy, Debug)]
+struct Seconds(Duration);
+
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Seconds, String> {
+        let secs: f64 = text
+            .parse()
+            .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("'{text}' is not a number of seconds, 0 or more"));
+        }
+        Duration::try_from_secs_f64(secs)
+            .map(Seconds)
+            .map_err(|_| format!("'{text}' seconds is too long"))
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
 }
 
 fn main() -> ExitCode {
@@ -78,8 +110,8 @@ fn main() -> ExitCode {
         greeting: args.greeting.into_bytes(),
         max_pending: args.max_pending as usize,
         max_connections: args.max_connections as usize,
-        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
-        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        idle_timeout: (!args.idle_timeout.0.is_zero()).then_some(args.idle_timeout.0),
+        shutdown_grace: args.shutdown_grace.0,
         backlog: args.backlog,
         ..Config::default()
     };

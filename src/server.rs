@@ -48,6 +48,31 @@ pub struct Stats {
     pub bytes: Counters,
 }
 
+/// One line, the end of the binary's log: `served 3 connections (peak 2 at
+/// once; ...)`. Every field of the statistics appears, in declaration order
+/// of the numbers, so the line can be read back by a supervisor or a test.
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "served {} connections (peak {} at once; {} rejected over the limit, {} timed out, \
+             {} failed; accepting paused {} times); received {} bytes, echoed {}, discarded {} \
+             after the end of the echo; at most {} bytes owed to one client, {} to all",
+            self.connections_served,
+            self.peak_connections,
+            self.connections_rejected,
+            self.connections_timed_out,
+            self.connections_failed,
+            self.accept_pauses,
+            self.bytes.bytes_received,
+            self.bytes.bytes_echoed,
+            self.bytes.bytes_discarded,
+            self.bytes.peak_pending_one,
+            self.bytes.peak_pending_total,
+        )
+    }
+}
+
 /// Asks a running [`Server`] to stop, from any thread.
 #[derive(Clone, Debug)]
 pub struct StopHandle {
@@ -256,17 +281,7 @@ impl Server {
         }
         self.stats.bytes = self.ctx.counters;
         let stats = self.stats;
-        info!(
-            "stopped: served {} connections ({} rejected over the limit, {} timed out, {} failed), \
-             received {} bytes, echoed {}, discarded {} after the end of the echo",
-            stats.connections_served,
-            stats.connections_rejected,
-            stats.connections_timed_out,
-            stats.connections_failed,
-            stats.bytes.bytes_received,
-            stats.bytes.bytes_echoed,
-            stats.bytes.bytes_discarded
-        );
+        info!("stopped: {stats}");
         Ok(stats)
     }
 

@@ -44,10 +44,13 @@ fn hundreds_of_stalled_readers_stay_within_max_pending_and_others_are_served() {
     // has stopped reading from all of them.
     const QUIET: Duration = Duration::from_millis(300);
     let _shared = fds::shared();
-    let server = start(Config {
-        max_pending: MAX_PENDING,
-        ..config()
-    });
+    let server = start(
+        Mode::InProcess,
+        Config {
+            max_pending: MAX_PENDING,
+            ..config()
+        },
+    );
     let mut stalled: Vec<TcpStream> = (0..STALLED)
         .map(|_| small_buffered_client(server.addr))
         .collect();
@@ -144,7 +147,7 @@ fn hundreds_of_stalled_readers_stay_within_max_pending_and_others_are_served() {
     round_trip(&mut other, b"still served after the resets");
     drop(other);
 
-    let stats = server.stop();
+    let stats = server.stop().expect("an in-process server has statistics");
     let connections = stats.peak_connections;
     let bound = MAX_PENDING * connections;
     println!(
@@ -210,7 +213,7 @@ fn resets_and_half_closes_amid_traffic_cost_no_byte_of_anyone_else() {
     const ROUNDS: usize = 40;
     const MIN_FAULTS: usize = 120;
     let _shared = fds::shared();
-    let server = start(config());
+    let server = start(Mode::InProcess, config());
     let addr = server.addr;
     let echoed = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..WORKERS)
@@ -275,7 +278,7 @@ fn resets_and_half_closes_amid_traffic_cost_no_byte_of_anyone_else() {
     let traffic_time = started.elapsed();
     done.store(true, Ordering::SeqCst);
     let (cycles, tally) = faulty.join().expect("a faulty client saw a wrong byte");
-    let stats = server.stop();
+    let stats = server.stop().expect("an in-process server has statistics");
     let good_bytes = echoed.load(Ordering::SeqCst);
     println!(
         "{} well-behaved clients echoed {good_bytes} bytes intact in {traffic_time:?} \
@@ -311,7 +314,7 @@ fn thousands_of_connect_close_cycles_return_every_descriptor() {
     const CYCLES: usize = 2000;
     let _exclusive = fds::exclusive();
     let without_server = fds::count();
-    let server = start(config());
+    let server = start(Mode::InProcess, config());
     // The server's own descriptors (listener, selector, waker) are open now.
     let baseline = fds::count();
     let started = Instant::now();
@@ -334,7 +337,7 @@ fn thousands_of_connect_close_cycles_return_every_descriptor() {
     let churn_time = started.elapsed();
     // The server closes its side after ours: wait for it, while it still runs.
     let (running, settle_time) = fds::settle_to(baseline, STEP);
-    let stats = server.stop();
+    let stats = server.stop().expect("an in-process server has statistics");
     let stopped = fds::count();
     println!(
         "{CYCLES} connect/close cycles in {churn_time:?}; {} served, {} failed",
@@ -362,7 +365,7 @@ fn thousands_of_connect_close_cycles_return_every_descriptor() {
 fn data_and_half_close_arriving_together_still_end_the_stream() {
     const CLIENTS: usize = 100;
     let _shared = fds::shared();
-    let server = start(config());
+    let server = start(Mode::InProcess, config());
     let started = Instant::now();
     for i in 0..CLIENTS {
         let mut client = server.connect();
@@ -376,7 +379,7 @@ fn data_and_half_close_arriving_together_still_end_the_stream() {
             "client {i}: echo differs"
         );
     }
-    let stats = server.stop();
+    let stats = server.stop().expect("an in-process server has statistics");
     println!(
         "{CLIENTS} clients sent data and FIN together: all got their echo and end of stream          in {:?}; {} failed, {} timed out",
         started.elapsed(),
@@ -413,11 +416,14 @@ fn idle_timeout_reaps_silent_slowloris_and_stalled_clients_and_spares_slow_ones(
     // Tricklers send one byte this often: a tenth of the timeout.
     let trickle_every = timeout / 10;
     let _shared = fds::shared();
-    let server = start(Config {
-        idle_timeout: Some(timeout),
-        max_pending: 4096,
-        ..config()
-    });
+    let server = start(
+        Mode::InProcess,
+        Config {
+            idle_timeout: Some(timeout),
+            max_pending: 4096,
+            ..config()
+        },
+    );
     let addr = server.addr;
 
     // Each doomed client gets a watcher as soon as it is made, so its close is
@@ -510,7 +516,7 @@ fn idle_timeout_reaps_silent_slowloris_and_stalled_clients_and_spares_slow_ones(
         .map(|w| w.join().expect("a reaped client saw something wrong"))
         .collect();
     let sweep = timeout / 4;
-    let stats = server.stop();
+    let stats = server.stop().expect("an in-process server has statistics");
     for (kind, after) in &closes {
         println!(
             "{kind} client closed {after:?} after it connected \

@@ -1,23 +1,20 @@
-//! Faults that need the real binary in a child process: running out of
-//! descriptors under a low RLIMIT_NOFILE, and SIGTERM / SIGINT under load.
-//! Every test spawns the binary, so every name starts with `host_only_`
-//! (emulated cells skip them and say so).
+//! Faults that need the real binary in a child process, launched through the
+//! cell's launcher (black-box tests): running out of descriptors under a low
+//! RLIMIT_NOFILE, and SIGTERM / SIGINT under load.
 //!
 //! Unix only, a named exception: Windows has no RLIMIT_NOFILE a parent can
 //! lower for a child, and no SIGTERM/SIGINT to send to one (Ctrl-C reaches
 //! only processes sharing a console). tests/exhaustion.rs covers exhaustion
-//! in process; tests/cli.rs covers signals on an idle server.
+//! in process; tests/echo.rs covers the stop in process everywhere.
 #![cfg(unix)]
 
 #[path = "common/abuse.rs"]
 mod abuse;
 mod common;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -26,110 +23,40 @@ use std::time::{Duration, Instant};
 use abuse::*;
 use common::*;
 
-/// The binary in a child process with stderr in a file, listening on an
-/// ephemeral port of 127.0.0.1.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-    stderr: File,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Served {
-    fn spawn(args: &[&str], nofile: Option<libc::rlim_t>) -> Served {
-        let stderr = tempfile::tempfile().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_portable-echo"));
-        command
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::piped())
-            .stderr(stderr.try_clone().unwrap());
-        if let Some(limit) = nofile {
-            let mut hard = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit with a valid rlimit struct.
-            assert_eq!(
-                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) },
-                0
-            );
-            let wanted = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: hard.rlim_max,
-            };
-            // SAFETY: setrlimit is async-signal-safe, so it may run between
-            // fork and exec; it touches only the child.
-            unsafe {
-                command.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
+/// The binary, launched through the cell's launcher on an ephemeral port,
+/// with RLIMIT_NOFILE lowered to `nofile` for it when given.
+fn spawn(args: &[&str], nofile: Option<libc::rlim_t>) -> Launched {
+    let mut all = vec!["--addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    Launched::spawn(&all, |command| {
+        let Some(limit) = nofile else {
+            return;
+        };
+        let mut hard = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit with a valid rlimit struct.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) },
+            0
+        );
+        let wanted = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: hard.rlim_max,
+        };
+        // SAFETY: setrlimit is async-signal-safe, so it may run between
+        // fork and exec; it touches only the child.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
         }
-        let mut child = command.spawn().expect("spawning portable-echo");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Served {
-            child,
-            addr,
-            stderr,
-            _stdout: stdout,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn log(&mut self) -> String {
-        let mut log = String::new();
-        self.stderr.rewind().unwrap();
-        self.stderr.read_to_string(&mut log).unwrap();
-        log
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
-    }
-
-    fn wait(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "portable-echo did not exit within {within:?}:\n{}",
-                    self.log()
-                );
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // A failed test must not leave the server running.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    })
 }
 
 /// CPU time (user + system) the process has used, from /proc/PID/stat.
@@ -179,17 +106,16 @@ fn has_data(client: &TcpStream) -> bool {
     ready
 }
 
-#[test]
-fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
+fn descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
     const NOFILE: libc::rlim_t = 32;
     const CLIENTS: usize = 40;
     // How long the server stays exhausted while its CPU time is measured.
     const WINDOW: Duration = Duration::from_secs(1);
     // The binary pauses accepting for the library's default period.
     let pause = portable_echo::Config::default().accept_pause;
-    let mut served = Served::spawn(&[], Some(NOFILE));
+    let mut served = spawn(&[], Some(NOFILE));
     #[cfg(target_os = "linux")]
-    let fds_idle = descriptors_below(served.pid(), NOFILE);
+    let fds_idle = descriptors_below(served.pid() as i32, NOFILE);
 
     let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(served.addr)).collect();
     // The server accepts until a descriptor is refused, then logs the pause.
@@ -216,7 +142,7 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
 
     // Exhausted for a while: alive, serving its connections, not spinning.
     #[cfg(target_os = "linux")]
-    let cpu_before = cpu_time(served.pid());
+    let cpu_before = cpu_time(served.pid() as i32);
     let window_started = Instant::now();
     let mut round_trips = 0u64;
     while window_started.elapsed() < WINDOW {
@@ -236,9 +162,9 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
     }
     let window = window_started.elapsed();
     #[cfg(target_os = "linux")]
-    let cpu = cpu_time(served.pid()) - cpu_before;
+    let cpu = cpu_time(served.pid() as i32) - cpu_before;
     assert!(
-        served.child.try_wait().unwrap().is_none(),
+        served.is_running(),
         "the server exited when out of descriptors:\n{}",
         served.log()
     );
@@ -251,18 +177,14 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
         }
     }
     let exhausted_for = exhausted_at.elapsed();
-    let pauses = served.log().matches("pausing accepts").count() as u64;
-    // One accept attempt per pause period, plus the first.
-    let max_pauses = (exhausted_for.as_millis() / pause.as_millis()) as u64 + 2;
     println!(
         "RLIMIT_NOFILE {NOFILE}: {cap} of {CLIENTS} clients accepted, the rest wait; \
-         {pauses} accept pauses of {pause:?} logged in {exhausted_for:?} (at most {max_pauses}); \
-         {} round trips on accepted clients meanwhile",
+         {} round trips on accepted clients in {exhausted_for:?} while exhausted",
         round_trips * 4
     );
     #[cfg(target_os = "linux")]
     {
-        let fds = descriptors_below(served.pid(), NOFILE);
+        let fds = descriptors_below(served.pid() as i32, NOFILE);
         // Each wake-up is one failed accept and one log line: tens of
         // microseconds. Allow a millisecond per pause period in the window,
         // plus two clock ticks of /proc's granularity. A spinning loop would
@@ -289,11 +211,6 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
         "CPU while exhausted for {window:?}: not measured here \
          (read from /proc/PID/stat, Linux only)"
     );
-    assert!(pauses >= 1);
-    assert!(
-        pauses <= max_pauses,
-        "{pauses} accept pauses in {exhausted_for:?}: spinning"
-    );
 
     // Descriptors free up: the accepted clients leave, the waiting ones are
     // served without anyone restarting anything.
@@ -306,6 +223,9 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
         }
     }
     let freed_at = Instant::now();
+    // One accept attempt per pause period, plus the first.
+    let max_pauses =
+        (freed_at.duration_since(exhausted_at).as_millis() / pause.as_millis()) as u64 + 2;
     for client in &mut waiting {
         expect_greeting(client, GREETING);
         round_trip(client, b"served again");
@@ -316,73 +236,27 @@ fn host_only_descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recove
         freed_at.elapsed()
     );
     drop(waiting);
-    served.signal(libc::SIGTERM);
-    let status = served.wait(STEP);
-    let log = served.log();
-    assert_eq!(status.code(), Some(0), "{log}");
+    served.request_stop();
+    let stats = served.finish(STEP).expect("statistics after SIGTERM");
+    println!(
+        "{} accept pauses of {pause:?} while exhausted (at most {max_pauses})",
+        stats.accept_pauses
+    );
+    assert_eq!(stats.connections_served, CLIENTS as u64);
+    assert!(stats.accept_pauses >= 1);
     assert!(
-        log.contains(&format!("stopped: served {CLIENTS} connections")),
-        "{log}"
+        stats.accept_pauses <= max_pauses,
+        "{} accept pauses: spinning",
+        stats.accept_pauses
     );
 }
 
-/// Sends and echoes round trips until `stop`; after `signalled`, the server
-/// may end the echo between or inside round trips, with a clean end of
-/// stream after its last echoed byte: never a reset, never a wrong byte.
-fn load_client(
-    addr: SocketAddr,
-    seed: u64,
-    signalled: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-) -> (u64, u64, bool) {
-    let mut client = connect(addr);
-    expect_greeting(&mut client, GREETING);
-    let mut offset = 0u64;
-    let mut rounds = 0u64;
-    let mut cut = false;
-    let mut buf = vec![0u8; 8192];
-    while !stop.load(Ordering::SeqCst) {
-        let n = 1 + (seed as usize * 131 + rounds as usize * 977) % buf.len();
-        fill(seed, offset, &mut buf[..n]);
-        let result = client
-            .write_all(&buf[..n])
-            .and_then(|()| client.read_exact(&mut buf[..n]));
-        if let Err(err) = result {
-            assert!(
-                signalled.load(Ordering::SeqCst),
-                "client {seed}: {err} before any signal"
-            );
-            assert_eq!(
-                err.kind(),
-                ErrorKind::UnexpectedEof,
-                "client {seed}: {err}: the stop must end the echo with an end of stream"
-            );
-            cut = true;
-            break;
-        }
-        if let Some(at) = first_mismatch(seed, offset, &buf[..n]) {
-            panic!("client {seed}: echo differs at byte {}", offset + at as u64);
-        }
-        offset += n as u64;
-        rounds += 1;
-    }
-    if !cut {
-        let _ = client.shutdown(Shutdown::Write);
-        let mut rest = Vec::new();
-        match client.read_to_end(&mut rest) {
-            Ok(_) => assert_eq!(rest, b"", "client {seed}: bytes after its own"),
-            Err(err) => panic!("client {seed}: {err} instead of an end of stream"),
-        }
-    }
-    (rounds, offset, cut)
-}
-
-fn signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(signal: libc::c_int, name: &str) {
+fn signal_under_load(signal: libc::c_int, name: &str) {
     const LOADERS: usize = 3;
     const OWED: usize = 4;
     const GRACE: Duration = Duration::from_secs(5);
     const MAX_PENDING: u64 = 16384;
-    let mut served = Served::spawn(
+    let mut served = spawn(
         &[
             "--shutdown-grace",
             &GRACE.as_secs().to_string(),
@@ -488,12 +362,31 @@ fn signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(signal: libc::
     );
 }
 
-#[test]
-fn host_only_sigterm_under_load_exits_0_within_grace_with_owed_bytes_flushed() {
-    signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(libc::SIGTERM, "SIGTERM");
-}
+mod black_box {
+    #[test]
+    #[cfg_attr(
+        portable_echo_wasmtime,
+        ignore = "wasmtime is the process: RLIMIT_NOFILE and /proc measure the runtime, not the server, and WASI has no descriptor-exhaustion errno path to test"
+    )]
+    fn descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
+        super::descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers();
+    }
 
-#[test]
-fn host_only_sigint_under_load_exits_0_within_grace_with_owed_bytes_flushed() {
-    signal_under_load_exits_0_within_grace_with_owed_bytes_flushed(libc::SIGINT, "SIGINT");
+    #[test]
+    #[cfg_attr(
+        portable_echo_wasmtime,
+        ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"
+    )]
+    fn sigterm_under_load_exits_0_within_grace_with_owed_bytes_echoed() {
+        super::signal_under_load(libc::SIGTERM, "SIGTERM");
+    }
+
+    #[test]
+    #[cfg_attr(
+        portable_echo_wasmtime,
+        ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"
+    )]
+    fn sigint_under_load_exits_0_within_grace_with_owed_bytes_echoed() {
+        super::signal_under_load(libc::SIGINT, "SIGINT");
+    }
 }

@@ -1,17 +1,26 @@
-//! WASI preview 1 cannot bind a socket; the library says so the way mio's
-//! example does, and the binary panics with the same text (ci/ checks that).
+//! WASI, in process (these tests run under wasmtime). Preview 1 cannot bind a
+//! socket: the library says so the way mio's example does, and the binary
+//! panics with the same text (ci/ checks that). Preview 2 binds through
+//! wasi:sockets; its serving is checked from outside by the black-box tests
+//! (tests/echo.rs and others, launched under wasmtime), since a WASI program
+//! has no second thread to be a client from.
 #![cfg(target_os = "wasi")]
 
 use std::io::ErrorKind;
 
 use portable_echo::{BACKEND, BIND_UNSUPPORTED, Config, Server};
 
-#[test]
-fn bind_fails_with_unsupported_and_the_seed_message() {
-    let err = match Server::bind(Config {
+fn loopback() -> Config {
+    Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
-    }) {
+    }
+}
+
+#[cfg(target_env = "p1")]
+#[test]
+fn bind_fails_with_unsupported_and_the_seed_message() {
+    let err = match Server::bind(loopback()) {
         Ok(_) => panic!("bind succeeded on WASI preview 1"),
         Err(err) => err,
     };
@@ -19,4 +28,29 @@ fn bind_fails_with_unsupported_and_the_seed_message() {
     assert_eq!(err.to_string(), "can't bind to an address with wasi");
     assert_eq!(BIND_UNSUPPORTED, "can't bind to an address with wasi");
     assert_eq!(BACKEND, "wasi");
+}
+
+#[cfg(not(target_env = "p1"))]
+#[test]
+fn preview_2_binds_an_ephemeral_port_with_the_poll_backend() {
+    let server = Server::bind(loopback()).expect("binding 127.0.0.1:0 on WASI preview 2");
+    assert_ne!(server.local_addr().port(), 0);
+    assert_eq!(server.backend(), "poll");
+    assert_eq!(BACKEND, "poll");
+}
+
+#[cfg(not(target_env = "p1"))]
+#[test]
+fn preview_2_names_the_address_in_use() {
+    let first = Server::bind(loopback()).unwrap();
+    let addr = first.local_addr();
+    let err = match Server::bind(Config { addr, ..loopback() }) {
+        Ok(_) => panic!("second bind of {addr} succeeded"),
+        Err(err) => err,
+    };
+    assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+    assert!(
+        err.to_string().starts_with(&format!("binding {addr}: ")),
+        "{err}"
+    );
 }

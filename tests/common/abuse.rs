@@ -7,6 +7,8 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -271,4 +273,55 @@ pub fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTall
             tally.abrupt += 1;
         }
     }
+}
+
+/// Sends and echoes round trips until `stop`; after `signalled`, the server
+/// may end the echo between or inside round trips, with a clean end of
+/// stream after its last echoed byte: never a reset, never a wrong byte.
+pub fn load_client(
+    addr: SocketAddr,
+    seed: u64,
+    signalled: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> (u64, u64, bool) {
+    let mut client = connect(addr);
+    expect_greeting(&mut client, GREETING);
+    let mut offset = 0u64;
+    let mut rounds = 0u64;
+    let mut cut = false;
+    let mut buf = vec![0u8; 8192];
+    while !stop.load(Ordering::SeqCst) {
+        let n = 1 + (seed as usize * 131 + rounds as usize * 977) % buf.len();
+        fill(seed, offset, &mut buf[..n]);
+        let result = client
+            .write_all(&buf[..n])
+            .and_then(|()| client.read_exact(&mut buf[..n]));
+        if let Err(err) = result {
+            assert!(
+                signalled.load(Ordering::SeqCst),
+                "client {seed}: {err} before any signal"
+            );
+            assert_eq!(
+                err.kind(),
+                ErrorKind::UnexpectedEof,
+                "client {seed}: {err}: the stop must end the echo with an end of stream"
+            );
+            cut = true;
+            break;
+        }
+        if let Some(at) = first_mismatch(seed, offset, &buf[..n]) {
+            panic!("client {seed}: echo differs at byte {}", offset + at as u64);
+        }
+        offset += n as u64;
+        rounds += 1;
+    }
+    if !cut {
+        let _ = client.shutdown(Shutdown::Write);
+        let mut rest = Vec::new();
+        match client.read_to_end(&mut rest) {
+            Ok(_) => assert_eq!(rest, b"", "client {seed}: bytes after its own"),
+            Err(err) => panic!("client {seed}: {err} instead of an end of stream"),
+        }
+    }
+    (rounds, offset, cut)
 }

@@ -1,6 +1,13 @@
-//! Helpers shared by the integration tests: an in-process server on a thread,
-//! bound to 127.0.0.1 port 0, and clients with deadlines instead of sleeps.
+//! Helpers shared by the integration tests: a server to test, either in this
+//! process on a thread or the built binary launched through the matrix
+//! cell's runner, bound to 127.0.0.1 port 0, and clients with deadlines
+//! instead of sleeps.
+//!
+//! The same test function drives both: [`in_both_modes!`] defines each test
+//! twice, as `in_process::NAME` and `black_box::NAME`.
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod launch;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,17 +17,51 @@ use std::time::{Duration, Instant};
 
 use portable_echo::{Config, Server, Stats, StopHandle};
 
+pub use launch::Launched;
+
 /// Upper bound for any single blocking step. Generous because the same tests
-/// run under qemu-user and Wine; a healthy run never gets near it.
+/// run under qemu-user, Wine and wasmtime; a healthy run never gets near it.
 pub const STEP: Duration = Duration::from_secs(30);
 
 pub const GREETING: &[u8] = b"Hello world!\n";
 
-/// A server running on its own thread.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub stop: StopHandle,
-    done: mpsc::Receiver<io::Result<Stats>>,
+/// How a test reaches the server it tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `Server::run` on a thread of the test process.
+    InProcess,
+    /// The `portable-echo` binary, started through the cell's launcher
+    /// (see [`launch`]) and driven only from outside.
+    BlackBox,
+}
+
+/// Defines each listed test function (`fn NAME(mode: Mode)`) twice: as
+/// `in_process::NAME` and as `black_box::NAME`. A runtime's limitation goes
+/// on the entry: `#[both(cfg_attr(COND, ignore = "why"))]` for both
+/// variants, then `#[black_box(...)]` for the launched one only.
+#[macro_export]
+macro_rules! in_both_modes {
+    ($( $(#[both($both:meta)])* $(#[black_box($bb:meta)])* $name:ident ),* $(,)?) => {
+        mod in_process {
+            $(
+                #[test]
+                $(#[$both])*
+                fn $name() {
+                    super::$name($crate::common::Mode::InProcess)
+                }
+            )*
+        }
+        mod black_box {
+            $(
+                #[test]
+                $(#[$both])*
+                $(#[$bb])*
+                fn $name() {
+                    super::$name($crate::common::Mode::BlackBox)
+                }
+            )*
+        }
+    };
 }
 
 /// A config listening on 127.0.0.1 port 0, otherwise the defaults.
@@ -31,7 +72,35 @@ pub fn config() -> Config {
     }
 }
 
-pub fn start(config: Config) -> TestServer {
+/// A running server under test.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    running: Running,
+}
+
+enum Running {
+    InProcess {
+        stop: StopHandle,
+        done: mpsc::Receiver<io::Result<Stats>>,
+    },
+    Launched(Launched),
+}
+
+/// Starts a server with `config`, in this process or as the launched binary.
+pub fn start(mode: Mode, config: Config) -> TestServer {
+    match mode {
+        Mode::InProcess => start_in_process(config),
+        Mode::BlackBox => {
+            let launched = Launched::serve(&config);
+            TestServer {
+                addr: launched.addr,
+                running: Running::Launched(launched),
+            }
+        }
+    }
+}
+
+fn start_in_process(config: Config) -> TestServer {
     let server = Server::bind(config).expect("binding 127.0.0.1:0");
     let addr = server.local_addr();
     let stop = server.stop_handle();
@@ -42,26 +111,52 @@ pub fn start(config: Config) -> TestServer {
             let _ = tx.send(server.run());
         })
         .unwrap();
-    TestServer { addr, stop, done }
+    TestServer {
+        addr,
+        running: Running::InProcess { stop, done },
+    }
 }
 
 impl TestServer {
-    /// Stops the server and returns its statistics; fails if it does not
-    /// return within `within`.
-    pub fn stop_within(self, within: Duration) -> Stats {
-        self.stop.stop();
+    /// Stops the server gracefully and returns its statistics (read back from
+    /// the launched binary's last log line), or `None` where this runtime
+    /// cannot ask a launched server to stop (see [`launch::GRACEFUL_STOP`]):
+    /// then the server is killed, and the test checks only what a client saw.
+    /// Fails if the server does not finish within `within`.
+    pub fn stop_within(self, within: Duration) -> Option<Stats> {
+        self.request_stop();
         self.wait(within)
     }
 
-    pub fn stop(self) -> Stats {
+    pub fn stop(self) -> Option<Stats> {
         self.stop_within(STEP)
     }
 
-    /// Waits for `run` to return (after a stop requested elsewhere).
-    pub fn wait(self, within: Duration) -> Stats {
-        match self.done.recv_timeout(within) {
-            Ok(result) => result.expect("server loop failed"),
-            Err(err) => panic!("server did not return within {within:?}: {err}"),
+    /// Asks the server to stop without waiting for it.
+    pub fn request_stop(&self) {
+        match &self.running {
+            Running::InProcess { stop, .. } => stop.stop(),
+            Running::Launched(launched) => launched.request_stop(),
+        }
+    }
+
+    /// Waits for the server to finish after a stop was requested.
+    pub fn wait(self, within: Duration) -> Option<Stats> {
+        match self.running {
+            Running::InProcess { done, .. } => match done.recv_timeout(within) {
+                Ok(result) => Some(result.expect("server loop failed")),
+                Err(err) => panic!("server did not return within {within:?}: {err}"),
+            },
+            Running::Launched(mut launched) => launched.finish(within),
+        }
+    }
+
+    /// Whether a graceful stop is possible here, so a test that is about the
+    /// stop itself can say why it checks nothing.
+    pub fn can_stop(&self) -> Result<(), &'static str> {
+        match self.running {
+            Running::InProcess { .. } => Ok(()),
+            Running::Launched(_) => launch::GRACEFUL_STOP,
         }
     }
 
@@ -124,13 +219,17 @@ pub fn expect_closed_without_data(client: &mut TcpStream) {
             "expected the server to close, got {n} bytes: {:?}",
             &buf[..n]
         ),
-        Err(err)
-            if matches!(
-                err.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            ) => {}
+        Err(err) if is_reset(&err) => {}
         Err(err) => panic!("expected the server to close, got {err}"),
     }
+}
+
+/// Whether an error is the peer's reset (Windows may report an abort).
+pub fn is_reset(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+    )
 }
 
 /// Polls `condition` until it holds or `within` passes.

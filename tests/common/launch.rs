@@ -1,0 +1,299 @@
+//! The built `portable-echo` binary, started the way the matrix cell runs
+//! programs: `PORTABLE_ECHO_LAUNCHER` is the cell's runner as a command
+//! prefix (empty for native cells and under Wine, where the test itself runs
+//! inside Wine; `qemu-aarch64 -L /usr/aarch64-linux-gnu` for a qemu cell;
+//! `wasmtime run -S inherit-network -S tcp` for WASI preview 2), and
+//! `PORTABLE_ECHO_BIN` overrides the binary (the `.wasm` file there).
+//! Unset, the binary cargo built for this test is started directly.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use portable_echo::{Config, Stats};
+
+use super::STEP;
+
+/// Whether a launched server can be asked to stop gracefully here, and if
+/// not, why (the tests that need it name this reason).
+pub const GRACEFUL_STOP: Result<(), &str> = if cfg!(portable_echo_wasmtime) {
+    Err("WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it")
+} else if cfg!(windows) {
+    Err("no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console")
+} else {
+    Ok(())
+};
+
+/// The backend the launched binary reports: the test's own, except under
+/// wasmtime, where the test is native and the server is WASI preview 2.
+pub fn expected_backend() -> &'static str {
+    if cfg!(portable_echo_wasmtime) {
+        "poll"
+    } else {
+        portable_echo::BACKEND
+    }
+}
+
+/// A command that starts the binary through the cell's launcher.
+pub fn command() -> Command {
+    let launcher = std::env::var("PORTABLE_ECHO_LAUNCHER").unwrap_or_default();
+    let binary = std::env::var("PORTABLE_ECHO_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_portable-echo").to_string());
+    let mut words = launcher.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Runs the binary with `args` to completion.
+pub fn run(args: &[&str]) -> Output {
+    command()
+        .args(args)
+        .output()
+        .expect("running portable-echo")
+}
+
+/// The flags that make the binary serve `config`.
+pub fn args_of(config: &Config) -> Vec<String> {
+    let defaults = Config::default();
+    assert_eq!(
+        config.accept_pause, defaults.accept_pause,
+        "accept_pause has no flag"
+    );
+    let greeting = String::from_utf8(config.greeting.clone())
+        .expect("a launched server's greeting is a command-line argument: it must be UTF-8");
+    let secs = |duration: Duration| duration.as_secs_f64().to_string();
+    vec![
+        "--addr".into(),
+        config.addr.to_string(),
+        "--greeting".into(),
+        greeting,
+        "--max-pending".into(),
+        config.max_pending.to_string(),
+        "--max-connections".into(),
+        config.max_connections.to_string(),
+        "--idle-timeout".into(),
+        config.idle_timeout.map_or("0".into(), secs),
+        "--shutdown-grace".into(),
+        secs(config.shutdown_grace),
+        "--backlog".into(),
+        config.backlog.to_string(),
+    ]
+}
+
+/// The binary in a child process, listening, with its stderr (the log) in
+/// a file. Dropping it kills the child.
+pub struct Launched {
+    pub addr: SocketAddr,
+    child: Child,
+    stderr: File,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Launched {
+    /// Starts the binary serving `config`.
+    pub fn serve(config: &Config) -> Launched {
+        Launched::spawn(&args_of(config), |_| {})
+    }
+
+    /// Starts the binary with `args` (which must make it listen), after
+    /// `setup` adjusted the command; waits for and checks the `listening on`
+    /// line.
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(
+        args: &[S],
+        setup: impl FnOnce(&mut Command),
+    ) -> Launched {
+        let stderr = tempfile::tempfile().unwrap();
+        let mut command = command();
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr.try_clone().unwrap());
+        setup(&mut command);
+        let mut child = command.spawn().expect("starting portable-echo");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // The first line, with a deadline: a server that never listens must
+        // fail the test, not hang it.
+        let (tx, rx) = mpsc::channel();
+        let reading = thread::spawn(move || {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line);
+            let _ = tx.send((read.map(|_| line), stdout));
+        });
+        let mut launched_without_addr = |why: String| -> ! {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut log = String::new();
+            let mut stderr = stderr.try_clone().unwrap();
+            stderr.rewind().unwrap();
+            stderr.read_to_string(&mut log).unwrap();
+            panic!("portable-echo did not start listening: {why}\nits log:\n{log}")
+        };
+        let (line, stdout) = match rx.recv_timeout(STEP) {
+            Ok((Ok(line), stdout)) => (line, stdout),
+            Ok((Err(err), _)) => launched_without_addr(format!("reading stdout: {err}")),
+            Err(_) => launched_without_addr(format!("no line within {STEP:?}")),
+        };
+        reading.join().unwrap();
+        let addr = parse_listening_line(&line)
+            .unwrap_or_else(|| launched_without_addr(format!("first line {line:?}")));
+        Launched {
+            addr,
+            child,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// Kills the server and returns what it wrote to stdout after the
+    /// `listening on` line.
+    pub fn kill_and_read_stdout(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        rest
+    }
+
+    /// Whether the server is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&mut self) -> String {
+        let mut log = String::new();
+        self.stderr.rewind().unwrap();
+        self.stderr.read_to_string(&mut log).unwrap();
+        log
+    }
+
+    /// Sends a signal to the server (the launcher's process is the server's:
+    /// qemu-user delivers it to the guest).
+    #[cfg(unix)]
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
+    }
+
+    /// Asks the server to stop (SIGTERM) where [`GRACEFUL_STOP`] allows.
+    pub fn request_stop(&self) {
+        #[cfg(unix)]
+        if GRACEFUL_STOP.is_ok() {
+            self.signal(libc::SIGTERM);
+        }
+    }
+
+    /// Waits for the server to exit on its own, killing it and failing when
+    /// it does not within `within`.
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "portable-echo did not exit within {within:?}:\n{}",
+                    self.log()
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// After [`Launched::request_stop`]: the exit (status 0) and the
+    /// statistics of its last log line; `None`, after killing it, where no
+    /// graceful stop is possible.
+    pub fn finish(&mut self, within: Duration) -> Option<Stats> {
+        if let Err(why) = GRACEFUL_STOP {
+            println!("launched server killed, its statistics unchecked: {why}");
+            return None;
+        }
+        let status = self.wait(within);
+        let log = self.log();
+        assert_eq!(status.code(), Some(0), "exit status; log:\n{log}");
+        Some(parse_stats(&log).unwrap_or_else(|| panic!("no summary line in the log:\n{log}")))
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        // A failed test must not leave the server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address of `listening on ADDR (BACKEND)`, checking the backend.
+pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    let rest = line.strip_prefix("listening on ")?;
+    let (addr, backend) = rest.trim_end().split_once(' ')?;
+    if backend != format!("({})", expected_backend()) {
+        return None;
+    }
+    addr.parse().ok()
+}
+
+/// Reads the statistics back from the summary line the binary logs when it
+/// stops (`Stats`' Display: its numbers, in order).
+pub fn parse_stats(log: &str) -> Option<Stats> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|line| line.contains("stopped: served"))?;
+    let summary = &line[line.find("stopped: ")? + "stopped: ".len()..];
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|word| !word.is_empty())
+        .map(|word| word.parse().unwrap())
+        .collect();
+    let [
+        served,
+        peak,
+        rejected,
+        timed_out,
+        failed,
+        pauses,
+        received,
+        echoed,
+        discarded,
+        peak_one,
+        peak_total,
+    ] = numbers[..]
+    else {
+        return None;
+    };
+    let mut stats = Stats {
+        connections_served: served,
+        peak_connections: peak as usize,
+        connections_rejected: rejected,
+        connections_timed_out: timed_out,
+        connections_failed: failed,
+        accept_pauses: pauses,
+        ..Stats::default()
+    };
+    stats.bytes.bytes_received = received;
+    stats.bytes.bytes_echoed = echoed;
+    stats.bytes.bytes_discarded = discarded;
+    stats.bytes.peak_pending_one = peak_one as usize;
+    stats.bytes.peak_pending_total = peak_total as usize;
+    Some(stats)
+}
