@@ -7,7 +7,7 @@ and for the summary step of every GitHub Actions job that runs cells.
     ci/report.py --line CELL             one line for one cell (ci/matrix.sh)
 
 Reads target/matrix-logs/CELL.log as ci/run-cell.sh writes it: `==> STEP:`
-lines (what ran), `note:` and `skip: TEST (reason)` lines (named
+lines (what ran), `exception:` and `skip: TEST (reason)` lines (named
 exceptions), libtest's per-test lines (`test NAME ... ok|FAILED|ignored[,
 reason]`) and a last `result: PASS|FAIL|UNAVAILABLE seconds=N [reason=...]`.
 
@@ -112,8 +112,9 @@ def parse(name, row):
         if m:
             cell["skipped"].append({"test": m.group(1), "reason": m.group(2)})
             continue
-        if line.startswith("note: "):
-            cell["notes"].append(line[len("note: "):])
+        # Not `note:`, which rustc and panics print too.
+        if line.startswith("exception: "):
+            cell["notes"].append(line[len("exception: "):])
             continue
         if first_error is None and ERROR_LINE.match(line):
             first_error = line
@@ -133,7 +134,8 @@ def parse(name, row):
         cell["reason"] = "no result line: the cell was killed or is still running"
     elif cell["result"] == "FAIL" and cell["reason"] is None:
         if cell["failed_tests"]:
-            cell["reason"] = f"{len(cell['failed_tests'])} test(s) failed"
+            names = cell["failed_tests"]
+            cell["reason"] = f"{len(names)} test(s) failed: {', '.join(names[:3])}" + (", ..." if len(names) > 3 else "")
         elif first_error:
             cell["reason"] = first_error
     return cell, lines
@@ -194,7 +196,7 @@ def terminal(cells, totals):
         if c["reason"]:
             print(f"{c['result']} {c['cell']}: {c['reason']}")
         for note in c["notes"]:
-            print(f"note in {c['cell']}: {note}")
+            print(f"exception in {c['cell']}: {note}")
         if c["skipped"]:
             names = ", ".join(s["test"] for s in c["skipped"])
             print(f"skipped by name in {c['cell']}: {names} -- {c['skipped'][0]['reason']}")

@@ -14,7 +14,7 @@
 #
 # Output goes to the terminal and to target/matrix-logs/CELL.log. Each step
 # prints `==> STEP: COMMAND` before it runs, a named exception prints
-# `note: ...` or `skip: TEST (reason)`, and the last line is
+# `exception: ...` or `skip: TEST (reason)`, and the last line is
 # `result: PASS|FAIL seconds=N`: ci/report.py reads the log, nothing else.
 set -euo pipefail
 ci=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +64,7 @@ native_test() {
             echo "error: cell $cell wants a $target host but this is $host (CELL_VIA=native): fix its actions column in ci/targets" >&2
             return 1
         fi
-        echo "note: tests not run: this host is $host, not $target; only clippy for the target ran (Actions tests it on ${actions})"
+        echo "exception: tests not run: this host is $host, not $target; only clippy for the target ran (Actions tests it on ${actions})"
         "$ci/check.sh" "$cell"
         return
     fi
