@@ -32,6 +32,8 @@ pub fn config() -> Config {
 }
 
 pub fn start(config: Config) -> TestServer {
+    #[cfg(unix)]
+    raise_descriptor_limit();
     let server = Server::bind(config).expect("binding 127.0.0.1:0");
     let addr = server.local_addr();
     let stop = server.stop_handle();
@@ -43,6 +45,28 @@ pub fn start(config: Config) -> TestServer {
         })
         .unwrap();
     TestServer { addr, stop, done }
+}
+
+/// macOS starts a process with a soft limit of 256 descriptors, fewer than
+/// the tests with hundreds of clients hold (two descriptors per connection,
+/// client and server in one process): raise the soft limit toward the hard
+/// one, up to 4096, once per test binary.
+#[cfg(unix)]
+fn raise_descriptor_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 4096 {
+                limit.rlim_cur = limit.rlim_max.min(4096);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    });
 }
 
 impl TestServer {
