@@ -1,10 +1,13 @@
 # shellcheck shell=bash
-# Reads ci/targets, the one list of matrix cells. Sourced by the other
-# scripts in ci/; it runs nothing by itself.
+# Reads ci/targets, the one list of matrix cells, and the toolchain pins
+# ci/stable and ci/nightly. Sourced by the other scripts in ci/; it runs
+# nothing by itself. Bash 3.2 compatible (macOS runners run it).
 #
 #   ci_cells              print the cells' rows (no comments, no blank lines)
 #   ci_cell NAME          set cell, target, kind, backend, toolchain, runner,
 #                         linker, cfg and actions from the row of cell NAME
+#   ci_rust_toolchain     the rustup toolchain of the loaded cell
+#   ci_host               this machine's Rust host triple
 #   ci_cell_env           export the cargo environment of the loaded cell
 #
 # Everything a cell needs is derived from its row: no target is named here.
@@ -27,13 +30,24 @@ ci_cell() {
     read -r cell target kind backend toolchain runner linker cfg actions <<<"$row"
 }
 
-# The cell's toolchain for `cargo +TOOLCHAIN`.
+# The first line of a pin file (ci/stable, ci/nightly).
+ci_pin() {
+    sed -n '1p' "$ci_root/ci/$1"
+}
+
+# The cell's toolchain for `cargo +TOOLCHAIN` and `rustup toolchain install`.
 ci_rust_toolchain() {
     case $toolchain in
-        stable) echo stable ;;
-        nightly-build-std) echo nightly ;;
+        stable) ci_pin stable ;;
+        nightly | nightly-build-std) ci_pin nightly ;;
+        msrv) sed -n 's/^rust-version = "\(.*\)"/\1/p' "$ci_root/Cargo.toml" ;;
         *) echo "error: cell $cell: unknown toolchain '$toolchain'" >&2; return 1 ;;
     esac
+}
+
+# rustup's own host triple: known before any toolchain is installed.
+ci_host() {
+    rustup show | tr -d '\r' | sed -n 's/^Default host: //p'
 }
 
 # aarch64-linux-gnu-gcc -> aarch64-linux-gnu: the sysroot qemu-user loads
@@ -44,21 +58,28 @@ ci_gnu_triple() {
 
 # Variable names cargo reads for the target: CARGO_TARGET_<TRIPLE>_*.
 ci_target_var() {
-    local t=${target^^}
-    echo "CARGO_TARGET_${t//-/_}_$1"
+    echo "CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_$1"
 }
 
 ci_cell_env() {
-    # One shared target dir (cargo keeps each --target in its own subfolder),
-    # except for cells whose RUSTFLAGS or toolchain would thrash it.
+    # Builds go to cargo's target/ (or MATRIX_TARGET_DIR, e.g. outside the
+    # directory a VM copies back); a cell whose RUSTFLAGS or toolchain would
+    # thrash the shared build gets a folder of its own below it.
+    local base=${MATRIX_TARGET_DIR:-$ci_root/target}
     if [ "$cfg" != - ] || [ "$toolchain" != stable ]; then
-        export CARGO_TARGET_DIR="$ci_root/target/cells/$cell"
-    else
-        export CARGO_TARGET_DIR="$ci_root/target"
+        export CARGO_TARGET_DIR="$base/cells/$cell"
+    elif [ -n "${MATRIX_TARGET_DIR:-}" ]; then
+        export CARGO_TARGET_DIR="$base"
     fi
     if [ "$cfg" != - ]; then
-        export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg $cfg"
+        local c
+        for c in $(echo "$cfg" | tr , ' '); do
+            RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg $c"
+        done
+        export RUSTFLAGS
     fi
+    # Under cross, its image provides the linker and the runner.
+    [ "${CELL_VIA:-}" != cross ] || return 0
     if [ "$linker" != - ]; then
         export "$(ci_target_var LINKER)=$linker"
     fi
@@ -89,5 +110,5 @@ ci_cell_env() {
 
 # Print the environment a cell runs with, for its log.
 ci_show_env() {
-    env | grep -E '^(CARGO_TARGET_|RUSTFLAGS|RUST_TEST_THREADS|WINE|PORTABLE_ECHO_)' | sort | sed 's/^/env: /'
+    env | grep -E '^(CARGO_TARGET_|CELL_VIA|CROSS_CONFIG|RUSTFLAGS|RUST_TEST_THREADS|WINE|PORTABLE_ECHO_)' | sort | sed 's/^/env: /' || true
 }

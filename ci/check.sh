@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Lint (and so type-check) one `check` cell: a target this machine cannot
-# run. Stable cells use the rustup-installed std; nightly-build-std cells
-# (tier-3 targets without a prebuilt std) build std from rust-src.
+# Type-check one cell for its target without running anything: clippy with
+# -D warnings on every target of the crate (tests included), or plain
+# `cargo check` on the msrv toolchain, whose older clippy lints differ.
+# nightly-build-std cells (targets without a prebuilt std) build std from
+# rust-src.
 #
 #   ci/check.sh CELL
 set -euo pipefail
@@ -9,14 +11,19 @@ set -euo pipefail
 . "$(dirname "$0")/cells.sh"
 ci_cell "${1:?usage: ci/check.sh CELL}"
 ci_cell_env
+cd "$ci_root"
 tc=$(ci_rust_toolchain)
+ci_show_env
 
-cargo=(cargo "+$tc" clippy)
+if [ "$toolchain" = msrv ]; then
+    echo "==> check: cargo +$tc check --locked --target $target"
+    exec cargo "+$tc" check --locked --target "$target"
+fi
+
+cargo=(cargo "+$tc" clippy --locked)
 if [ "$toolchain" = nightly-build-std ]; then
     cargo+=(-Zbuild-std)
 fi
 cargo+=(--all-targets --target "$target")
-ci_show_env
-
 echo "==> clippy: ${cargo[*]} -- -D warnings"
 "${cargo[@]}" -- -D warnings

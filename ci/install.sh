@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Install what matrix cells need, saying what is installed and for which
-# cells. Each cell's needs follow from its row in ci/targets.
+# cells. Each cell's needs follow from its row in ci/targets and from
+# CELL_VIA (see ci/run-cell.sh). Used here by ci/matrix.sh and by every
+# GitHub Actions job before it runs a cell. Bash 3.2 compatible (macOS).
 #
-#   ci/install.sh [CELL...]          install what is missing (default: every
-#                                    cell, plus the ci-config row)
+#   ci/install.sh [CELL...]          install what is missing (default: every cell)
 #   ci/install.sh --check [CELL...]  install nothing; print one `missing:`
 #                                    line per missing tool, exit 1 if any
 #
-# Installs: rustup toolchains, components and targets; Debian packages
-# (qemu-user, cross gcc + libc, mingw-w64, wine, shellcheck), after one
-# `apt-get update`; and the wasmtime CLI, pinned, with `cargo install`.
+# Installs: rustup toolchains (ci/stable, ci/nightly, the msrv), components
+# and targets; Debian packages (qemu-user, cross gcc + libc, mingw-w64,
+# wine, shellcheck), after one `apt-get update`; and the wasmtime CLI,
+# pinned, built with `cargo install --locked` (crates checked against
+# crates.io by the checksums in wasmtime-cli's own Cargo.lock). With
+# CELL_VIA=cross, test cells need cross (the workflow installs it from git
+# at its pinned CROSS_REV) instead of a local linker and emulator.
 set -euo pipefail
 # shellcheck source=cells.sh
 . "$(dirname "$0")/cells.sh"
 
+# wasmtime-cli on crates.io; 48.x is the last that builds with Rust 1.95.
 wasmtime_version=48.0.8
 
 # The Debian architecture of a GNU triple (aarch64-linux-gnu -> arm64).
@@ -27,25 +33,28 @@ deb_arch() {
 #   rustup-target    TOOLCHAIN TRIPLE
 #   apt              PACKAGE PROBE   (a command, or a path that must exist)
 #   wasmtime         VERSION
+#   cross            -               (installed by the workflow, not here)
 needs() {
-    if [ "$1" = ci-config ]; then
+    ci_cell "$1"
+    if [ "$kind" = config ]; then
         echo "apt shellcheck shellcheck"
         return
     fi
-    ci_cell "$1"
-    local tc gnu arch
+    local tc gnu arch via=${CELL_VIA:-}
     tc=$(ci_rust_toolchain)
-    if [ "$tc" != stable ]; then
-        echo "rustup-toolchain $tc"
-    fi
-    echo "rustup-component $tc clippy"
+    echo "rustup-toolchain $tc"
+    [ "$toolchain" = msrv ] || echo "rustup-component $tc clippy"
     if [ "$kind/$runner/$cfg" = test/native/- ]; then
         echo "rustup-component $tc rustfmt"
     fi
     if [ "$toolchain" = nightly-build-std ]; then
         echo "rustup-component $tc rust-src"
-    elif [ "$runner" != native ]; then
+    elif [ "$target" != "$host" ]; then
         echo "rustup-target $tc $target"
+    fi
+    if [ "$kind" = test ] && [ "$via" = cross ]; then
+        echo "cross -"
+        return
     fi
     case $linker in
         -) ;;
@@ -79,6 +88,7 @@ have() {
         rustup-target) rustup target list --installed --toolchain "$2" 2>/dev/null | grep -qx "$3" ;;
         apt) case $3 in /*) [ -e "$3" ] ;; *) command -v "$3" >/dev/null ;; esac ;;
         wasmtime) wasmtime --version 2>/dev/null | grep -qF " $2" ;;
+        cross) command -v cross >/dev/null ;;
     esac
 }
 
@@ -89,6 +99,7 @@ describe() {
         rustup-target) echo "std for $3 on $2 (rustup target add --toolchain $2 $3)" ;;
         apt) echo "$3 (Debian package $2)" ;;
         wasmtime) echo "wasmtime $2 (cargo install wasmtime-cli@$2 --locked)" ;;
+        cross) echo "cross (CELL_VIA=cross: the workflow installs it from git at CROSS_REV)" ;;
     esac
 }
 
@@ -97,102 +108,104 @@ if [ "${1:-}" = --check ]; then
     mode=check
     shift
 fi
-cells=("$@")
-if [ "${#cells[@]}" -eq 0 ]; then
-    mapfile -t cells < <(ci_cells | awk '{ print $1 }')
-    cells+=(ci-config)
+if [ $# -eq 0 ]; then
+    # shellcheck disable=SC2046 # cell names are single words
+    set -- $(ci_cells | awk '{ print $1 }')
 fi
+host=$(ci_host 2>/dev/null || true)
 
-# Missing needs, in first-seen order, with the cells that need each.
-declare -A cells_of=()
-missing=()
+# Missing needs, one line each, in first-seen order: `NEED|CELL CELL...`.
+missing=
 find_missing() {
-    cells_of=()
-    missing=()
-    local c need
-    for c in "${cells[@]}"; do
+    local c need lines=
+    for c in "$@"; do
         while read -r need; do
+            [ -n "$need" ] || continue
             # shellcheck disable=SC2086 # a need is words
             have $need && continue
-            [ -n "${cells_of[$need]:-}" ] || missing+=("$need")
-            cells_of[$need]+=" $c"
-        done < <(needs "$c")
+            lines="$lines$need|$c"$'\n'
+        done <<<"$(needs "$c")"
     done
+    missing=$(printf '%s' "$lines" | awk -F'|' '
+        !($1 in cells) { order[++n] = $1 }
+        { cells[$1] = cells[$1] " " $2 }
+        END { for (i = 1; i <= n; i++) print order[i] "|" cells[order[i]] }')
 }
 
 report_missing() {
-    local need
-    for need in "${missing[@]}"; do
+    local need cells
+    [ -n "$missing" ] || return 0
+    while IFS='|' read -r need cells; do
         # shellcheck disable=SC2086
-        echo "missing: $(describe $need), needed by${cells_of[$need]}"
-    done
-    [ "${#missing[@]}" -eq 0 ]
+        echo "missing: $(describe $need), needed by$cells"
+    done <<<"$missing"
+    return 1
 }
 
-find_missing
+find_missing "$@"
 if [ "$mode" = check ]; then
     report_missing
     exit
 fi
 
-if [ "${#missing[@]}" -eq 0 ]; then
-    echo "install: nothing missing for ${cells[*]}"
+if [ -z "$missing" ]; then
+    echo "install: nothing missing for $*"
     exit 0
 fi
 
 sudo=
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then
     sudo=sudo
 fi
 
 # Debian packages first (one update, one install), then rustup, then the
 # slow wasmtime build.
-packages=()
-for need in "${missing[@]}"; do
+packages=
+while IFS='|' read -r need cells; do
     read -r what pkg _ <<<"$need"
-    if [ "$what" = apt ] && [[ " ${packages[*]} " != *" $pkg "* ]]; then
-        packages+=("$pkg")
-        echo "install: Debian package $pkg, needed by${cells_of[$need]}"
+    if [ "$what" = apt ] && [[ " $packages " != *" $pkg "* ]]; then
+        packages="$packages $pkg"
+        echo "install: Debian package $pkg, needed by$cells"
     fi
-done
-if [ "${#packages[@]}" -gt 0 ]; then
-    echo "install: apt-get update && apt-get install -y ${packages[*]}"
+done <<<"$missing"
+if [ -n "$packages" ]; then
+    echo "install: apt-get update && apt-get install -y$packages"
     $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${packages[@]}" || true
+    # shellcheck disable=SC2086 # a list of package names
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $packages || true
 fi
 
-for need in "${missing[@]}"; do
+while IFS='|' read -r need cells; do
     read -r what arg1 arg2 <<<"$need"
     case $what in
         rustup-toolchain)
-            echo "install: rustup toolchain install $arg1 --profile minimal, needed by${cells_of[$need]}"
-            rustup toolchain install "$arg1" --profile minimal || true
+            echo "install: rustup toolchain install $arg1 --profile minimal, needed by$cells"
+            rustup toolchain install "$arg1" --profile minimal --no-self-update || true
             ;;
         rustup-component)
-            echo "install: rustup component add --toolchain $arg1 $arg2, needed by${cells_of[$need]}"
+            echo "install: rustup component add --toolchain $arg1 $arg2, needed by$cells"
             rustup component add --toolchain "$arg1" "$arg2" || true
             ;;
         rustup-target)
-            echo "install: rustup target add --toolchain $arg1 $arg2, needed by${cells_of[$need]}"
+            echo "install: rustup target add --toolchain $arg1 $arg2, needed by$cells"
             rustup target add --toolchain "$arg1" "$arg2" || true
             ;;
+        wasmtime)
+            # Someone (the lead's setup, a previous run) may be installing it
+            # now: wait for that instead of starting a second build.
+            pid=$(pgrep -f "cargo install wasmtime-cli" | head -n 1 || true)
+            if [ -n "$pid" ]; then
+                echo "install: waiting for the running 'cargo install wasmtime-cli' (pid $pid)"
+                while kill -0 "$pid" 2>/dev/null; do sleep 10; done
+            fi
+            if ! have wasmtime "$arg1"; then
+                stable=$(ci_pin stable)
+                echo "install: cargo +$stable install wasmtime-cli@$arg1 --locked (about 18 min on 2 cores), needed by$cells"
+                cargo "+$stable" install "wasmtime-cli@$arg1" --locked || true
+            fi
+            ;;
     esac
-done
+done <<<"$missing"
 
-for need in "${missing[@]}"; do
-    read -r what version _ <<<"$need"
-    [ "$what" = wasmtime ] || continue
-    # Someone (the lead's setup, a previous run) may be installing it now:
-    # wait for that instead of starting a second build.
-    if pid=$(pgrep -f "cargo install wasmtime-cli" | head -n 1) && [ -n "$pid" ]; then
-        echo "install: waiting for the running 'cargo install wasmtime-cli' (pid $pid)"
-        while kill -0 "$pid" 2>/dev/null; do sleep 10; done
-    fi
-    if ! have wasmtime "$version"; then
-        echo "install: cargo install wasmtime-cli@$version --locked (about 18 min on 2 cores), needed by${cells_of[$need]}"
-        cargo install "wasmtime-cli@$version" --locked || true
-    fi
-done
-
-find_missing
+find_missing "$@"
 report_missing

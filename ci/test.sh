@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the test suite of one `test` cell: `cargo test` for the cell's target
-# under the cell's runner (native, qemu-user, wine or wasmtime).
+# under the cell's runner (native, qemu-user, wine or wasmtime), or, with
+# CELL_VIA=cross, `cross test` (cross's image provides qemu or Wine).
 #
 #   ci/test.sh CELL
 #
@@ -13,6 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/cells.sh"
 ci_cell "${1:?usage: ci/test.sh CELL}"
 ci_cell_env
+cd "$ci_root"
 
 case $runner in
     native) skip_reason= ;;
@@ -26,22 +28,33 @@ esac
 # `cargo test`). wasmtime passes no environment; nothing soaks on WASI.
 export PORTABLE_ECHO_SOAK_SECS=${PORTABLE_ECHO_SOAK_SECS:-30}
 
-cargo=(cargo "+$(ci_rust_toolchain)" test --no-fail-fast)
-if [ "$runner" != native ]; then
-    cargo+=(--target "$target")
+tc=$(ci_rust_toolchain)
+if [ "${CELL_VIA:-}" = cross ]; then
+    # cross reads cross.toml only through CROSS_CONFIG (see cross.toml).
+    export CROSS_CONFIG="$ci_root/cross.toml"
+    step=cross-test
+    cargo=(cross "+$tc" test --locked --no-fail-fast --target "$target")
+else
+    step="test"
+    cargo=(cargo "+$tc" test --locked --no-fail-fast)
+    if [ "$runner" != native ]; then
+        cargo+=(--target "$target")
+    fi
 fi
 ci_show_env
 
 libtest=()
 if [ -n "$skip_reason" ]; then
     libtest=(--skip host_only_)
+    list="$ci_root/target/matrix-logs/$cell.tests"
+    mkdir -p "$(dirname "$list")"
     echo "--> list: ${cargo[*]} -- --list"
-    mkdir -p "$CARGO_TARGET_DIR"
     # A build error shows again, and fails the cell, in the run below.
-    "${cargo[@]}" -- --list | tee "$CARGO_TARGET_DIR/$cell.tests" || true
-    sed -n 's/: test$//p' "$CARGO_TARGET_DIR/$cell.tests" | grep -F host_only_ |
+    "${cargo[@]}" -- --list | tee "$list" || true
+    sed -n 's/: test$//p' "$list" | grep -F host_only_ |
         while read -r name; do echo "skip: $name ($skip_reason)"; done || true
 fi
 
-echo "==> test: ${cargo[*]} -- ${libtest[*]}"
-"${cargo[@]}" -- "${libtest[@]}"
+# ${a[@]+"${a[@]}"}: bash 3.2 (macOS) calls an empty array unbound under set -u.
+echo "==> $step: ${cargo[*]} --${libtest[*]+ ${libtest[*]}}"
+"${cargo[@]}" -- ${libtest[@]+"${libtest[@]}"}

@@ -7,19 +7,24 @@
 #   2. zizmor --offline: no finding of medium or high severity
 #      (accepted findings and why: .github/zizmor.yml)
 #   3. shellcheck: every shell script in ci/ and .ci/run
-#   4. ci/check-cross-config.py: cross.toml keys, cross.toml vs ci/targets,
-#      workflow jobs vs ci/targets (ci/actions-matrix.sh)
+#   4. ci/check-cross-config.py: cross.toml's keys against the pinned cross,
+#      its targets against the cross cells of ci/targets
+#   5. ci/check-workflow.py: pins carry SHA, tag and date; the nightly is
+#      dated; FREEBSD_RELEASE is one the pinned freebsd-vm lists; every
+#      actions value has a job, every job runs cells through ci/run-cell.sh
+#      and writes a summary; no cell's commands in YAML
 #
 #   ci/validate.sh                install missing tools, then check
 #   ci/validate.sh --no-install   check only; a missing tool is an error
 #
-# Tools: check-jsonschema and zizmor, pinned, from PyPI into a venv under
+# Tools: check-jsonschema, zizmor and PyYAML, pinned, from PyPI into a venv under
 # ${XDG_CACHE_HOME:-~/.cache}/portable-echo/ (VALIDATE_VENV overrides);
 # and from apt (Debian/Ubuntu): ShellCheck, if it is not on PATH. Needs python3 >= 3.11.
 set -euo pipefail
 
 CHECK_JSONSCHEMA_VERSION=0.39.0
 ZIZMOR_VERSION=1.32.0
+PYYAML_VERSION=6.0.3
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -28,16 +33,16 @@ install=1
 for arg in "$@"; do
     case $arg in
         --no-install) install=0 ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "error: unknown argument '$arg' (usage: ci/validate.sh [--no-install])" >&2; exit 2 ;;
     esac
 done
 
-venv=${VALIDATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/portable-echo/validate-venv-cj$CHECK_JSONSCHEMA_VERSION-zz$ZIZMOR_VERSION}
+venv=${VALIDATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/portable-echo/validate-venv-cj$CHECK_JSONSCHEMA_VERSION-zz$ZIZMOR_VERSION-py$PYYAML_VERSION}
 workflow=.github/workflows/ci.yml
 zizmor_config=.github/zizmor.yml
 
-say() { printf '==> %s\n' "$*"; }
+say() { printf -- '--> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ tools
@@ -53,16 +58,18 @@ venv_has() { # TOOL VERSION
     grep -qx "Version: $2" <<<"$shown"
 }
 
-if ! venv_has check-jsonschema "$CHECK_JSONSCHEMA_VERSION" || ! venv_has zizmor "$ZIZMOR_VERSION"; then
+pyyaml_ok() {
+    [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import sys, yaml; sys.exit(yaml.__version__ != '$PYYAML_VERSION')" 2>/dev/null
+}
+
+if ! venv_has check-jsonschema "$CHECK_JSONSCHEMA_VERSION" || ! venv_has zizmor "$ZIZMOR_VERSION" || ! pyyaml_ok; then
     if [ "$install" = 0 ]; then
-        venv_has check-jsonschema "$CHECK_JSONSCHEMA_VERSION" \
-            || die "missing tool: check-jsonschema $CHECK_JSONSCHEMA_VERSION (expected in $venv; run ci/validate.sh without --no-install)"
-        die "missing tool: zizmor $ZIZMOR_VERSION (expected in $venv; run ci/validate.sh without --no-install)"
+        die "missing tool: check-jsonschema $CHECK_JSONSCHEMA_VERSION, zizmor $ZIZMOR_VERSION or PyYAML $PYYAML_VERSION (expected in $venv; run ci/validate.sh without --no-install)"
     fi
-    say "installing check-jsonschema==$CHECK_JSONSCHEMA_VERSION and zizmor==$ZIZMOR_VERSION from PyPI into $venv"
+    say "installing check-jsonschema==$CHECK_JSONSCHEMA_VERSION, zizmor==$ZIZMOR_VERSION and PyYAML==$PYYAML_VERSION from PyPI into $venv"
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION"
+        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION" "PyYAML==$PYYAML_VERSION"
 fi
 
 if ! command -v shellcheck >/dev/null; then
@@ -115,11 +122,14 @@ else
     say "shellcheck checked: ${scripts[*]}"
 fi
 
-# 4. cross.toml and workflow vs ci/targets.
-run_check drift python3 ci/check-cross-config.py
+# 4. cross.toml against the pinned cross and ci/targets.
+run_check cross-config "$venv/bin/python" ci/check-cross-config.py
+
+# 5. The workflow: pins, nightly, FreeBSD release, one way to run a cell.
+run_check workflow "$venv/bin/python" ci/check-workflow.py
 
 if [ "${#failed[@]}" != 0 ]; then
     say "validate: FAILED: ${failed[*]}"
     exit 1
 fi
-say "validate: ok (schema, zizmor, shellcheck, drift)"
+say "validate: ok (schema, zizmor, shellcheck, cross-config, workflow)"

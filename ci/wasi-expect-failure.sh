@@ -5,13 +5,13 @@
 # wasmtime reports the trap with exit status 134 on Unix hosts (3 on
 # Windows hosts).
 #
-#   ci/wasi-expect-failure.sh [CELL]   (default: the expect-failure wasmtime cell)
+#   ci/wasi-expect-failure.sh CELL
 set -euo pipefail
 # shellcheck source=cells.sh
 . "$(dirname "$0")/cells.sh"
-default=$(ci_cells | awk '$3 == "expect-failure" && $6 == "wasmtime" { print $1; exit }')
-ci_cell "${1:-$default}"
+ci_cell "${1:?usage: ci/wasi-expect-failure.sh CELL}"
 ci_cell_env
+cd "$ci_root"
 tc=$(ci_rust_toolchain)
 
 expected_message="can't bind to an address with wasi"
@@ -21,11 +21,12 @@ case $(uname -s) in
 esac
 
 ci_show_env
-echo "==> build: cargo +$tc build --bin portable-echo --target $target"
-cargo "+$tc" build --bin portable-echo --target "$target"
+echo "==> build: cargo +$tc build --locked --bin portable-echo --target $target"
+cargo "+$tc" build --locked --bin portable-echo --target "$target"
 
-wasm="$CARGO_TARGET_DIR/$target/debug/portable-echo.wasm"
-stderr="$CARGO_TARGET_DIR/$target/debug/$cell.stderr"
+out="${CARGO_TARGET_DIR:-$ci_root/target}/$target/debug"
+wasm="$out/portable-echo.wasm"
+stderr="$out/$cell.stderr"
 echo "==> expect-failure: wasmtime $wasm (want exit $expected_status and \"$expected_message\" on stderr)"
 status=0
 wasmtime "$wasm" 2>"$stderr" || status=$?

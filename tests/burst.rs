@@ -147,30 +147,12 @@ fn burst(addr: SocketAddr, n: usize, want: Want) -> Vec<Option<Duration>> {
     done
 }
 
-/// Raises this process's descriptor limit to at least `needed` where it is
-/// lower (the launched server inherits it), failing with the reason when
-/// the hard limit does not allow it.
+/// Makes room for `needed` descriptors (the launched server inherits the
+/// limit), failing with the reason when the hard limit does not allow it.
 fn allow_descriptors(needed: usize) {
-    #[cfg(unix)]
-    {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-            if (limit.rlim_cur as usize) < needed {
-                assert!(
-                    limit.rlim_max as usize >= needed,
-                    "this test needs {needed} descriptors; the hard limit is {}",
-                    limit.rlim_max
-                );
-                limit.rlim_cur = needed as libc::rlim_t;
-                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = needed; // Windows has no per-process socket limit to raise.
+    let limit = raise_descriptor_limit(needed);
+    assert!(
+        limit >= needed,
+        "this test needs {needed} descriptors; the hard limit allows {limit}"
+    );
 }

@@ -130,7 +130,7 @@ pub fn flood_until_quiet(client: &mut TcpStream, seed: u64, chunk_len: usize) ->
 /// up megabytes in the kernel before the server's own backpressure is
 /// reached. A 1460-byte MSS (Ethernet's) asked for in our SYN applies to both
 /// directions and keeps those buffers near 100 KiB.
-#[cfg(unix)]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn clamp_segment_size(socket: &Socket) {
     use std::os::fd::AsRawFd;
     let mss: libc::c_int = 1460;
@@ -152,8 +152,11 @@ pub fn clamp_segment_size(socket: &Socket) {
     );
 }
 
-/// Windows can only read TCP_MAXSEG: the connection keeps its default segment size.
-#[cfg(not(unix))]
+/// Elsewhere the connection keeps its default segment size. Windows can only
+/// read TCP_MAXSEG. macOS and the BSDs accept it only at or below the MSS a
+/// new socket starts with (512 or 536 bytes; EINVAL above), and their
+/// loopback buffers are not sized in segments, so there is nothing to clamp.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn clamp_segment_size(_socket: &Socket) {}
 
 /// Sends RST instead of FIN on close (SO_LINGER 0), then closes.

@@ -82,6 +82,22 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
+/// Whether a count is back at `baseline`. Unix counts descriptors only:
+/// exactly. Windows counts every handle of the process, including the
+/// thread handles the test harness opens and closes for the tests running
+/// beside this one (and whatever per-thread state Winsock keeps): up to 16
+/// handles above the baseline are noise there, while a leak of one handle
+/// per connection shows as thousands after the churn or the soak.
+#[cfg(not(windows))]
+fn back_at(count: usize, baseline: usize) -> bool {
+    count == baseline
+}
+
+#[cfg(windows)]
+fn back_at(count: usize, baseline: usize) -> bool {
+    count <= baseline + 16
+}
+
 /// Waits until the count is back to `baseline` (or below), up to `within`.
 /// Returns the last count seen and how long it took; the caller asserts, so
 /// the failure message carries the figures.
@@ -89,7 +105,7 @@ pub fn settle_to(baseline: usize, within: Duration) -> (usize, Duration) {
     let started = Instant::now();
     loop {
         let now = count();
-        if now <= baseline || started.elapsed() >= within {
+        if now <= baseline || back_at(now, baseline) || started.elapsed() >= within {
             return (now, started.elapsed());
         }
         thread::sleep(Duration::from_millis(10));
@@ -144,12 +160,12 @@ pub fn check_returned(
          {running} after {activity} with it running (settled in {settle_time:?}), \
          {stopped} after it stopped"
     );
-    assert_eq!(
-        running, baseline,
-        "descriptors leaked by the running server"
+    assert!(
+        back_at(running, baseline),
+        "descriptors leaked by the running server: {running}, {baseline} before"
     );
-    assert_eq!(
-        stopped, without_server,
-        "descriptors left after the server stopped"
+    assert!(
+        back_at(stopped, without_server),
+        "descriptors left after the server stopped: {stopped}, {without_server} before"
     );
 }

@@ -1,10 +1,12 @@
 //! The built `portable-echo` binary, started the way the matrix cell runs
-//! programs: `PORTABLE_ECHO_LAUNCHER` is the cell's runner as a command
-//! prefix (empty for native cells and under Wine, where the test itself runs
-//! inside Wine; `qemu-aarch64 -L /usr/aarch64-linux-gnu` for a qemu cell;
-//! `wasmtime run -S inherit-network -S tcp` for WASI preview 2), and
-//! `PORTABLE_ECHO_BIN` overrides the binary (the `.wasm` file there).
-//! Unset, the binary cargo built for this test is started directly.
+//! programs: through the cell's runner. That is `PORTABLE_ECHO_LAUNCHER` when
+//! set (a command prefix: the WASI preview 2 serve cell sets `wasmtime run -S
+//! inherit-network -S tcp`, and `PORTABLE_ECHO_BIN` to the `.wasm` file);
+//! otherwise the runner cargo itself was given for this target,
+//! `CARGO_TARGET_<TRIPLE>_RUNNER` (a qemu-user cell's `qemu-aarch64 -L ...`,
+//! or the `/linux-runner aarch64` of cross's images), which the test process
+//! inherits from cargo; otherwise nothing: native cells, and Windows tests,
+//! which already run inside Wine, start the binary directly.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek};
@@ -40,9 +42,9 @@ pub fn expected_backend() -> &'static str {
 
 /// A command that starts the binary through the cell's launcher.
 pub fn command() -> Command {
-    let launcher = std::env::var("PORTABLE_ECHO_LAUNCHER").unwrap_or_default();
     let binary = std::env::var("PORTABLE_ECHO_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_portable-echo").to_string());
+    let launcher = launcher();
     let mut words = launcher.split_whitespace();
     let mut command = match words.next() {
         Some(program) => {
@@ -54,6 +56,30 @@ pub fn command() -> Command {
     };
     command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
     command
+}
+
+/// The launcher (see the module's documentation); empty for none.
+fn launcher() -> String {
+    if let Ok(launcher) = std::env::var("PORTABLE_ECHO_LAUNCHER") {
+        return launcher;
+    }
+    if cfg!(windows) {
+        return String::new();
+    }
+    // Cargo builds for an explicit --target into `<target dir>/<triple>/
+    // <profile>/`; the runner cargo was given for that triple is the cell's.
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_portable-echo"));
+    let triple = binary
+        .parent()
+        .and_then(|profile| profile.parent())
+        .and_then(|dir| dir.file_name())
+        .and_then(|name| name.to_str())
+        .unwrap_or_default();
+    let var = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        triple.to_ascii_uppercase().replace(['-', '.'], "_")
+    );
+    std::env::var(var).unwrap_or_default()
 }
 
 /// Runs the binary with `args` to completion.
