@@ -84,7 +84,8 @@ ci_cell_env() {
         export "$(ci_target_var LINKER)=$linker"
     fi
     case $runner in
-        native | -) ;;
+        # host: this host runs the target's binaries directly (e.g. musl).
+        native | host | -) ;;
         qemu-*)
             export "$(ci_target_var RUNNER)=$runner -L /usr/$(ci_gnu_triple)"
             ;;
@@ -99,7 +100,9 @@ ci_cell_env() {
             unset DISPLAY WAYLAND_DISPLAY
             ;;
         wasmtime)
-            export "$(ci_target_var RUNNER)=wasmtime"
+            # Network for WASI preview 2 (its tests bind 127.0.0.1:0);
+            # preview 1 programs ignore it.
+            export "$(ci_target_var RUNNER)=wasmtime run -S inherit-network -S tcp"
             ;;
         *)
             echo "error: cell $cell: unknown runner '$runner'" >&2

@@ -43,6 +43,7 @@ run() {
         test/*) "$ci/test.sh" "$cell" ;;
         check/-) "$ci/check.sh" "$cell" ;;
         expect-failure/wasmtime) "$ci/wasi-expect-failure.sh" "$cell" ;;
+        serve/wasmtime) "$ci/serve.sh" "$cell" ;;
         config/-)
             echo "==> validate: ci/validate.sh${MATRIX_NO_INSTALL:+ --no-install}"
             "$ci/validate.sh" ${MATRIX_NO_INSTALL:+--no-install}

@@ -128,8 +128,18 @@ mod black_box {
     fn signal_stops_cleanly(signal: i32) {
         use std::time::Duration;
 
-        let mut served =
-            Launched::spawn(&["--addr", "127.0.0.1:0", "--shutdown-grace", "10"], |_| {});
+        // No idle timeout: no timer wakes the loop, only the signal's waker.
+        let mut served = Launched::spawn(
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--shutdown-grace",
+                "10",
+                "--idle-timeout",
+                "0",
+            ],
+            |_| {},
+        );
         let mut client = connect(served.addr);
         expect_greeting(&mut client, GREETING);
         round_trip(&mut client, b"before the signal");

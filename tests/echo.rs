@@ -541,6 +541,28 @@ fn stop_gives_up_after_the_grace_period(mode: Mode) {
     drop(stalled);
 }
 
+/// With no timer armed (no idle timeout, no connection) the loop sleeps in
+/// poll until something wakes it: only the waker can deliver the stop. A
+/// waker that never fires hangs this test (mio's eventfd, kqueue, pipe,
+/// event-ports and IOCP wakers each run it in some cell).
+#[test]
+fn stop_wakes_a_loop_with_no_timer_armed() {
+    let server = start(
+        Mode::InProcess,
+        Config {
+            idle_timeout: None,
+            ..config()
+        },
+    );
+    let mut client = server.greeted();
+    round_trip(&mut client, b"then nothing");
+    drop(client);
+    let started = Instant::now();
+    let stats = server.stop().expect("an in-process server has statistics");
+    println!("stopped {:?} after the stop request", started.elapsed());
+    assert_eq!(stats.connections_served, 1);
+}
+
 #[test]
 fn stop_handle_works_before_run_and_twice() {
     let server = Server::bind(config()).unwrap();
