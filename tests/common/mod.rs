@@ -143,7 +143,10 @@ pub fn raise_descriptor_limit(wanted: usize) -> usize {
                 assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
             }
         }
-        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+        // rlim_t is u64 on most targets, usize on some (Haiku).
+        #[allow(clippy::useless_conversion)]
+        let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+        soft
     }
     #[cfg(not(unix))]
     wanted
