@@ -1,10 +1,15 @@
 //! Test doubles for driving a [`Connection`](crate::connection::Connection)
-//! without a network. Public so integration and property tests can use them.
+//! without a network, and the invariant checks that the fuzz target and the
+//! tests share ([`Checker`], [`Script`]). Public so integration and property
+//! tests and the fuzz target can use them.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 
 use crate::connection::Stream;
+
+mod script;
+pub use script::{Checker, Op, Script, Setup};
 
 /// An in-memory socket whose peer behaviour is scripted: how much it has sent,
 /// how much each read returns, how much buffer space writes find, and how the
