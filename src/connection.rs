@@ -337,8 +337,9 @@ impl Connection {
                 )?;
                 self.can_write = writable;
                 sent += written;
+                // Counted as it goes: a later write may fail.
+                ctx.counters.bytes_echoed += written as u64;
             }
-            ctx.counters.bytes_echoed += sent as u64;
         }
         if sent < len {
             self.queue(&ctx.read_buf[sent..len], &mut ctx.counters);

@@ -1,9 +1,15 @@
 //! Test doubles for driving a [`Connection`](crate::connection::Connection)
-//! without a network. Public so integration and property tests can use them.
+//! without a network, and the invariant checks that the fuzz target and the
+//! tests share ([`Checker`], [`Script`]). Public so integration and property
+//! tests and the fuzz target can use them.
 
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 
 use crate::connection::Stream;
+
+mod script;
+pub use script::{Checker, Op, Script, Setup};
 
 /// An in-memory socket whose peer behaviour is scripted: how much it has sent,
 /// how much each read returns, how much buffer space writes find, and how the
@@ -24,8 +30,21 @@ pub struct ScriptedStream {
     pub write_capacity: Option<usize>,
     /// Writes fail with this error.
     pub write_error: Option<ErrorKind>,
-    /// Whether `shutdown_write` was called.
+    /// Scripted outcomes of the next reads, one taken per call before
+    /// anything else: `Some(kind)` fails that call with `kind` (a one-shot
+    /// `Interrupted`, `WouldBlock` or reset), `None` lets it read as usual.
+    pub read_faults: VecDeque<Option<ErrorKind>>,
+    /// Scripted outcomes of the next writes, as `read_faults` for reads:
+    /// `[None, Some(ConnectionReset)]` lets one write through and resets
+    /// the next.
+    pub write_faults: VecDeque<Option<ErrorKind>>,
+    /// `shutdown_write` fails with this error (`NotConnected`: the peer has
+    /// already closed completely).
+    pub shutdown_error: Option<ErrorKind>,
+    /// Whether `shutdown_write` was called and succeeded.
     pub write_shut: bool,
+    /// Writes attempted after `shutdown_write` succeeded (a bug in the caller).
+    pub writes_after_shutdown: usize,
     /// How many times `read` was called.
     pub reads: usize,
     /// How many times `write` was called.
@@ -55,11 +74,19 @@ impl ScriptedStream {
     pub fn unread(&self) -> usize {
         self.input.len() - self.read_pos
     }
+
+    /// Everything read from the stream so far, in order.
+    pub fn consumed(&self) -> &[u8] {
+        &self.input[..self.read_pos]
+    }
 }
 
 impl Read for ScriptedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reads += 1;
+        if let Some(Some(kind)) = self.read_faults.pop_front() {
+            return Err(kind.into());
+        }
         let available = self.unread();
         if available == 0 {
             if let Some(kind) = self.read_error {
@@ -83,6 +110,12 @@ impl Read for ScriptedStream {
 impl Write for ScriptedStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.writes += 1;
+        if self.write_shut {
+            self.writes_after_shutdown += 1;
+        }
+        if let Some(Some(kind)) = self.write_faults.pop_front() {
+            return Err(kind.into());
+        }
         if let Some(kind) = self.write_error {
             return Err(kind.into());
         }
@@ -109,6 +142,9 @@ impl Write for ScriptedStream {
 
 impl Stream for ScriptedStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
+        if let Some(kind) = self.shutdown_error {
+            return Err(kind.into());
+        }
         self.write_shut = true;
         Ok(())
     }

@@ -429,10 +429,21 @@ fn soak_in_a_child_keeps_rss_flat_after_warm_up() {
         report.idlers
     );
     assert!(after.len() >= 2, "too few RSS samples after the warm-up");
-    assert!(
-        growth <= bound_kib,
-        "resident memory grew {growth} KiB after the warm-up (bound {bound_kib} KiB)"
-    );
+    // Built with a sanitizer (its matrix cell sets PORTABLE_ECHO_SANITIZER),
+    // the child's memory is the tool's: ASan keeps freed blocks in a
+    // quarantine (256 MiB by default) and a stack trace per allocation,
+    // TSan maps shadow memory, so the resident set measures the tool, not
+    // the server. Everything else here still holds, and the sanitizer
+    // checks the child's memory itself (leaks at exit included).
+    match std::env::var("PORTABLE_ECHO_SANITIZER") {
+        Ok(sanitizer) => {
+            println!("resident-memory bound not checked: built with the {sanitizer} sanitizer")
+        }
+        Err(_) => assert!(
+            growth <= bound_kib,
+            "resident memory grew {growth} KiB after the warm-up (bound {bound_kib} KiB)"
+        ),
+    }
     assert_eq!(
         fds_end, fds_start,
         "the server kept descriptors after the soak"

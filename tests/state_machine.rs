@@ -23,9 +23,11 @@
 //! that model produces are delivered): the connection finished with exactly
 //! greeting ++ input written, or failed with the injected error.
 //!
-//! Runs everywhere, WASI preview 1 included (no socket is needed). Case
-//! counts are proptest's default (256, or PROPTEST_CASES). Failures are not
-//! persisted to regression files on WASI, which has no file system here.
+//! Runs everywhere, WASI preview 1 included (no socket is needed), and
+//! under Miri. Case counts are proptest's default (256, or PROPTEST_CASES);
+//! under Miri, which runs this some thousand times slower, 32. Failures are
+//! not persisted to regression files on WASI, which has no file system
+//! here, nor under Miri, whose isolation forbids opening files.
 
 use std::cell::RefCell;
 use std::io::ErrorKind;
@@ -38,11 +40,15 @@ use proptest::test_runner::{
     TestCaseError, TestRunner,
 };
 
+/// Cases per property under Miri (see the module documentation).
+const MIRI_CASES: u32 = 32;
+
 fn proptest_config() -> ProptestConfig {
     // Failing cases are saved to tests/state_machine.proptest-regressions and
     // tried first on later runs; not on WASI preview 1, which runs here
-    // without a preopened directory (nowhere to write or read them).
-    let persistence: Option<Box<dyn FailurePersistence>> = if cfg!(target_os = "wasi") {
+    // without a preopened directory (nowhere to write or read them), nor
+    // under Miri's isolation.
+    let persistence: Option<Box<dyn FailurePersistence>> = if cfg!(any(target_os = "wasi", miri)) {
         None
     } else {
         Some(Box::new(FileFailurePersistence::WithSource(
@@ -55,7 +61,11 @@ fn proptest_config() -> ProptestConfig {
         // Plenty for generating scripts, and much cheaper than ChaCha in a
         // debug build under qemu-user.
         rng_algorithm: RngAlgorithm::XorShift,
-        ..ProptestConfig::default()
+        ..if cfg!(miri) {
+            ProptestConfig::with_cases(MIRI_CASES)
+        } else {
+            ProptestConfig::default()
+        }
     }
 }
 

@@ -125,6 +125,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation forbids")]
     fn the_linux_backlog_cap_is_read_from_proc() {
         let cap = listen_backlog_cap().expect("/proc/sys/net/core/somaxconn is readable");
         assert!(cap >= 128, "somaxconn {cap}");
