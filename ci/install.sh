@@ -10,9 +10,9 @@
 #
 # Installs: rustup toolchains (ci/stable, ci/nightly, the msrv), components
 # and targets; Debian packages (qemu-user, cross gcc + libc, mingw-w64,
-# wine, shellcheck), after one `apt-get update`; and the wasmtime CLI,
-# pinned, built with `cargo install --locked` (crates checked against
-# crates.io by the checksums in wasmtime-cli's own Cargo.lock). With
+# wine, shellcheck, g++), after one `apt-get update`; and two pinned tools
+# built with `cargo install --locked` (crates checked against crates.io by
+# the checksums in their own Cargo.lock): the wasmtime CLI and cargo-fuzz. With
 # CELL_VIA=cross, test cells need cross (the workflow installs it from git
 # at its pinned CROSS_REV) instead of a local linker and emulator.
 set -euo pipefail
@@ -21,6 +21,8 @@ set -euo pipefail
 
 # wasmtime-cli on crates.io; 48.x is the last that builds with Rust 1.95.
 wasmtime_version=48.0.8
+# cargo-fuzz on crates.io, for the fuzz cell.
+cargo_fuzz_version=0.13.2
 
 # The Debian architecture of a GNU triple (aarch64-linux-gnu -> arm64).
 deb_arch() {
@@ -33,6 +35,7 @@ deb_arch() {
 #   rustup-target    TOOLCHAIN TRIPLE
 #   apt              PACKAGE PROBE   (a command, or a path that must exist)
 #   wasmtime         VERSION
+#   cargo-tool       CRATE VERSION   (cargo install CRATE@VERSION --locked)
 #   cross            -               (installed by the workflow, not here)
 needs() {
     ci_cell "$1"
@@ -47,6 +50,14 @@ needs() {
     if [ "$kind/$runner/$cfg" = test/native/- ]; then
         echo "rustup-component $tc rustfmt"
     fi
+    case $kind in
+        fuzz)
+            echo "cargo-tool cargo-fuzz $cargo_fuzz_version"
+            echo "apt g++ g++"
+            ;;
+        miri) echo "rustup-component $tc miri" ;;
+        asan | tsan) echo "rustup-component $tc rust-src" ;;
+    esac
     if [ "$toolchain" = nightly-build-std ]; then
         echo "rustup-component $tc rust-src"
     elif [ "$target" != "$host" ]; then
@@ -88,6 +99,7 @@ have() {
         rustup-target) rustup target list --installed --toolchain "$2" 2>/dev/null | grep -qx "$3" ;;
         apt) case $3 in /*) [ -e "$3" ] ;; *) command -v "$3" >/dev/null ;; esac ;;
         wasmtime) wasmtime --version 2>/dev/null | grep -qF " $2" ;;
+        cargo-tool) cargo install --list 2>/dev/null | grep -qx "$2 v$3:" ;;
         cross) command -v cross >/dev/null ;;
     esac
 }
@@ -99,6 +111,7 @@ describe() {
         rustup-target) echo "std for $3 on $2 (rustup target add --toolchain $2 $3)" ;;
         apt) echo "$3 (Debian package $2)" ;;
         wasmtime) echo "wasmtime $2 (cargo install wasmtime-cli@$2 --locked)" ;;
+        cargo-tool) echo "$2 $3 (cargo install $2@$3 --locked)" ;;
         cross) echo "cross (CELL_VIA=cross: the workflow installs it from git at CROSS_REV)" ;;
     esac
 }
@@ -203,6 +216,11 @@ while IFS='|' read -r need cells; do
                 echo "install: cargo +$stable install wasmtime-cli@$arg1 --locked (about 18 min on 2 cores), needed by$cells"
                 cargo "+$stable" install "wasmtime-cli@$arg1" --locked || true
             fi
+            ;;
+        cargo-tool)
+            stable=$(ci_pin stable)
+            echo "install: cargo +$stable install $arg1@$arg2 --locked, needed by$cells"
+            cargo "+$stable" install "$arg1@$arg2" --locked || true
             ;;
     esac
 done <<<"$missing"

@@ -143,7 +143,9 @@ def parse(name, row):
 
 def tested(cell):
     """Whether a test step ran (a native cell off its host only checks)."""
-    return any(step.endswith("test") or step == "serve" for step in cell["ran"])
+    return any(
+        step.endswith("test") or step in ("serve", "miri", "asan", "tsan") for step in cell["ran"]
+    )
 
 
 def triple(c):

@@ -44,6 +44,9 @@ run() {
         check/-) "$ci/check.sh" "$cell" ;;
         expect-failure/wasmtime) "$ci/wasi-expect-failure.sh" "$cell" ;;
         serve/wasmtime) "$ci/serve.sh" "$cell" ;;
+        fuzz/native) "$ci/fuzz.sh" "$cell" ;;
+        miri/native) "$ci/miri.sh" "$cell" ;;
+        asan/native | tsan/native) "$ci/sanitizer.sh" "$cell" ;;
         config/-)
             echo "==> validate: ci/validate.sh${MATRIX_NO_INSTALL:+ --no-install}"
             "$ci/validate.sh" ${MATRIX_NO_INSTALL:+--no-install}
