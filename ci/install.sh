@@ -41,6 +41,8 @@ needs() {
     ci_cell "$1"
     if [ "$kind" = config ]; then
         echo "apt shellcheck shellcheck"
+        # ci/coverage.py: rustc --print cfg, cargo metadata.
+        echo "rustup-toolchain $(ci_pin stable)"
         return
     fi
     local tc gnu arch via=${CELL_VIA:-}

@@ -13,13 +13,19 @@
 #      dated; FREEBSD_RELEASE is one the pinned freebsd-vm lists; every
 #      actions value has a job, every job runs cells through ci/run-cell.sh
 #      and writes a summary; no cell's commands in YAML
+#   6. ci/coverage.py --check: every src/sys module and mio waker is
+#      compiled by some cell, each this machine can run is run by one, each
+#      cell's backend column is what src/sys and mio select, and README's
+#      coverage table is the generated one (needs the toolchain of
+#      ci/stable: rustc --print cfg, cargo metadata)
 #
 #   ci/validate.sh                install missing tools, then check
 #   ci/validate.sh --no-install   check only; a missing tool is an error
 #
 # Tools: check-jsonschema, zizmor and PyYAML, pinned, from PyPI into a venv under
 # ${XDG_CACHE_HOME:-~/.cache}/portable-echo/ (VALIDATE_VENV overrides);
-# and from apt (Debian/Ubuntu): ShellCheck, if it is not on PATH. Needs python3 >= 3.11.
+# and from apt (Debian/Ubuntu): ShellCheck, if it is not on PATH. Needs python3 >= 3.11
+# and, for check 6, the rustup toolchain of ci/stable (ci/install.sh ci-config).
 set -euo pipefail
 
 CHECK_JSONSCHEMA_VERSION=0.39.0
@@ -33,7 +39,7 @@ install=1
 for arg in "$@"; do
     case $arg in
         --no-install) install=0 ;;
-        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "error: unknown argument '$arg' (usage: ci/validate.sh [--no-install])" >&2; exit 2 ;;
     esac
 done
@@ -128,8 +134,11 @@ run_check cross-config "$venv/bin/python" ci/check-cross-config.py
 # 5. The workflow: pins, nightly, FreeBSD release, one way to run a cell.
 run_check workflow "$venv/bin/python" ci/check-workflow.py
 
+# 6. Which cells compile and run each backend and waker.
+run_check coverage "$venv/bin/python" ci/coverage.py --check
+
 if [ "${#failed[@]}" != 0 ]; then
     say "validate: FAILED: ${failed[*]}"
     exit 1
 fi
-say "validate: ok (schema, zizmor, shellcheck, cross-config, workflow)"
+say "validate: ok (schema, zizmor, shellcheck, cross-config, workflow, coverage)"
