@@ -543,8 +543,9 @@ fn stop_gives_up_after_the_grace_period(mode: Mode) {
 
 /// With no timer armed (no idle timeout, no connection) the loop sleeps in
 /// poll until something wakes it: only the waker can deliver the stop. A
-/// waker that never fires hangs this test (mio's eventfd, kqueue, pipe,
-/// event-ports and IOCP wakers each run it in some cell).
+/// waker that never fires fails this test at the stop's deadline (mio's
+/// eventfd, pipe and IOCP wakers run it here, kqueue's on Actions; see the
+/// coverage table in README).
 #[test]
 fn stop_wakes_a_loop_with_no_timer_armed() {
     let server = start(
