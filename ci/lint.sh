@@ -12,11 +12,15 @@ cd "$ci_root"
 tc=$(ci_rust_toolchain)
 failed=
 
-echo "==> fmt: cargo +$tc fmt --check"
-cargo "+$tc" fmt --check || failed="$failed fmt"
+# --all / --workspace: the benchmarks (bench/) too, which cargo test does
+# not build; fuzz/ is a workspace of its own (built by the fuzz cell),
+# formatted here too.
+echo "==> fmt: cargo +$tc fmt --all --check; the same for fuzz/Cargo.toml"
+cargo "+$tc" fmt --all --check || failed="$failed fmt"
+cargo "+$tc" fmt --all --check --manifest-path fuzz/Cargo.toml || failed="$failed fmt-fuzz"
 
-echo "==> clippy: cargo +$tc clippy --locked --all-targets -- -D warnings"
-cargo "+$tc" clippy --locked --all-targets -- -D warnings || failed="$failed clippy"
+echo "==> clippy: cargo +$tc clippy --locked --workspace --all-targets -- -D warnings"
+cargo "+$tc" clippy --locked --workspace --all-targets -- -D warnings || failed="$failed clippy"
 
 echo "==> doc: RUSTDOCFLAGS=-Dwarnings cargo +$tc doc --locked --no-deps"
 RUSTDOCFLAGS=-Dwarnings cargo "+$tc" doc --locked --no-deps || failed="$failed doc"
