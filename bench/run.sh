@@ -7,14 +7,23 @@
 # process. Per run, echo-load measures messages/s, MB/s and latency, and over
 # exactly the measured window the server's system calls (perf stat -e
 # raw_syscalls:sys_enter -p PID) and CPU time (/proc/PID/stat utime+stime).
-# echo-idle measures RSS per idle connection. echo-report prints medians and
+# echo-idle measures RSS per idle connection; echo-burst, the time from
+# connect to greeting of a burst of clients connecting at once (a listen
+# backlog too short for it costs SYN retransmits of a second each). Two
+# variants hold the listen queue equal: portable-echo-b128 (--backlog 128,
+# what std's, mio's and so tokio's bind use) and tokio-current-b4096
+# (portable-echo's default). echo-report prints medians and
 # the median of round-by-round ratios against tokio's current-thread runtime,
 # and writes target/bench/bench-<stamp>.json (plus the raw .jsonl).
 #
 # Usage: bench/run.sh [--quick] [--rounds N] [--sizes 64,4096,65536]
 #                     [--conns 1,50,1000] [--extra 65536x10] [--duration S]
-#                     [--warmup S] [--idle N] [--servers a,b,c] [--depth N]
-#                     [--no-perf] [--no-build]
+#                     [--warmup S] [--idle N] [--burst N] [--servers a,b,c]
+#                     [--depth N] [--no-perf] [--no-build]
+#
+# Servers: portable-echo, tokio-current, tokio-multi, portable-echo-b128,
+# tokio-current-b4096.
+# --idle 0 and --burst 0 skip those probes.
 set -euo pipefail
 
 command_line="bench/run.sh $*"
@@ -28,6 +37,7 @@ extra=65536x10
 duration=3
 warmup=1
 idle=5000
+burst=2000
 depth=1
 servers=portable-echo,tokio-current,tokio-multi
 use_perf=1
@@ -40,7 +50,7 @@ usage() {
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick)
-            rounds=2 sizes=64 conns=1,50 extra="" duration=1 warmup=0.3 idle=1000
+            rounds=2 sizes=64 conns=1,50 extra="" duration=1 warmup=0.3 idle=1000 burst=500
             ;;
         --rounds) rounds=$2; shift ;;
         --sizes) sizes=$2; shift ;;
@@ -49,6 +59,7 @@ while [ $# -gt 0 ]; do
         --duration) duration=$2; shift ;;
         --warmup) warmup=$2; shift ;;
         --idle) idle=$2; shift ;;
+        --burst) burst=$2; shift ;;
         --depth) depth=$2; shift ;;
         --servers) servers=$2; shift ;;
         --no-perf) use_perf=0 ;;
@@ -78,8 +89,9 @@ if [ "$use_perf" = 1 ] && ! perf stat -e raw_syscalls:sys_enter true >/dev/null 
     fi
 fi
 
-# Descriptors: the idle probe holds $idle connections, in the server and here.
-want_fds=$((idle + 2048))
+# Descriptors: the idle and burst probes hold that many connections, in the
+# server and here.
+want_fds=$(( (idle > burst ? idle : burst) + 2048 ))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
     ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
@@ -93,7 +105,7 @@ if [ "$build" = 1 ]; then
     cargo build --release --quiet -p portable-echo-bench
 fi
 # Copies, so a concurrent rebuild cannot swap binaries in mid-run.
-for b in portable-echo echo-tokio echo-load echo-idle echo-report; do
+for b in portable-echo echo-tokio echo-load echo-idle echo-burst echo-report; do
     cp "$root/target/release/$b" "$bin/$b.new"
     mv -f "$bin/$b.new" "$bin/$b"
 done
@@ -113,7 +125,9 @@ start_server() {
     : >"$out"
     case "$name" in
         portable-echo) "$bin/portable-echo" --addr 127.0.0.1:0 >"$out" 2>>"$log" & ;;
+        portable-echo-b128) "$bin/portable-echo" --addr 127.0.0.1:0 --backlog 128 >"$out" 2>>"$log" & ;;
         tokio-current) "$bin/echo-tokio" --flavor current --addr 127.0.0.1:0 >"$out" 2>>"$log" & ;;
+        tokio-current-b4096) "$bin/echo-tokio" --flavor current --addr 127.0.0.1:0 --backlog 4096 >"$out" 2>>"$log" & ;;
         tokio-multi) "$bin/echo-tokio" --flavor multi --addr 127.0.0.1:0 >"$out" 2>>"$log" & ;;
         *) echo "run.sh: unknown server $name" >&2; exit 2 ;;
     esac
@@ -157,7 +171,7 @@ if [ "$use_perf" = 1 ]; then
 fi
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "rounds=$rounds cases=${cases[*]} servers=${server_list[*]} duration=${duration}s warmup=${warmup}s idle=$idle depth=$depth" >&2
+echo "rounds=$rounds cases=${cases[*]} servers=${server_list[*]} duration=${duration}s warmup=${warmup}s idle=$idle burst=$burst depth=$depth" >&2
 for round in $(seq 1 "$rounds"); do
     order=("${server_list[@]}")
     if [ $((round % 2)) = 0 ]; then
@@ -192,6 +206,16 @@ for round in $(seq 1 "$rounds"); do
         done
         echo "round $round/$rounds: idle RSS done" >&2
     fi
+    if [ "$burst" -gt 0 ]; then
+        for name in "${order[@]}"; do
+            start_server "$name"
+            "$bin/echo-burst" --addr "$server_addr" --connections "$burst" \
+                --json --label "$name" --round "$round" >>"$raw" 2>>"$log" \
+                || echo "run.sh: round $round, $name: echo-burst failed (see $log)" >&2
+            stop_server
+        done
+        echo "round $round/$rounds: burst of $burst done" >&2
+    fi
 done
 
 machine="$(nproc) cores, $(uname -sr), $(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -201,7 +225,8 @@ machine="$(nproc) cores, $(uname -sr), $(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' 
     --meta "machine: $machine" \
     --meta "rustc: $(rustc --version)" \
     --meta "git: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet -- src 2>/dev/null || echo ' (src modified)')" \
-    --meta "rounds: $rounds, duration: ${duration}s, warmup: ${warmup}s, depth: $depth, idle: $idle" \
+    --meta "rounds: $rounds, duration: ${duration}s, warmup: ${warmup}s, depth: $depth, idle: $idle, burst: $burst" \
+    --meta "net.core.somaxconn: $(cat /proc/sys/net/core/somaxconn)" \
     --meta "load average at start: $load_at_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ln -sf "$(basename "$summary")" "$out_dir/latest.json"
 echo

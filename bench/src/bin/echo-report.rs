@@ -1,5 +1,6 @@
 //! `echo-report`: turns the JSON lines written by `bench/run.sh` (one object
-//! per `echo-load` or `echo-idle` run, labelled with the server and round)
+//! per `echo-load`, `echo-idle` or `echo-burst` run, labelled with the server
+//! and round)
 //! into a table of medians, the median of round-by-round ratios against the
 //! baseline server, the checks of issue 5's reach, and one JSON summary.
 //!
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
     };
     let mut loads: BTreeMap<Case, BTreeMap<String, BTreeMap<u64, Value>>> = BTreeMap::new();
     let mut idles: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
+    let mut bursts: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
     let mut servers: Vec<String> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -110,6 +112,8 @@ fn main() -> ExitCode {
         let round = v["round"].as_u64().unwrap_or(0);
         if v.get("rss_bytes_per_conn").is_some() {
             idles.entry(server).or_default().insert(round, v);
+        } else if v.get("burst").is_some() {
+            bursts.entry(server).or_default().insert(round, v);
         } else {
             let case = (num(&v, "size") as u64, num(&v, "connections") as u64);
             loads
@@ -265,6 +269,8 @@ fn main() -> ExitCode {
         }
     }
 
+    let burst_json = burst_table(&mut out, &servers, &bursts, &args);
+
     // Issue 5's reach.
     let case_ratio = |case: Case, key: &str| -> Option<f64> {
         cases_json
@@ -355,6 +361,7 @@ fn main() -> ExitCode {
             "cases": cases_json,
             "scaling_1000_vs_50": scaling,
             "idle_rss_bytes_per_conn": idle_json,
+            "burst": burst_json,
             "reach": checks_json,
             "runs": runs,
         });
@@ -365,4 +372,93 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Connect-to-greeting of a burst of clients: per server, the median over
+/// rounds of each figure, and the round-by-round ratio of p99 against the
+/// baseline.
+fn burst_table(
+    out: &mut String,
+    servers: &[String],
+    bursts: &BTreeMap<String, BTreeMap<u64, Value>>,
+    args: &Args,
+) -> Value {
+    const FIGURES: [(&str, &str); 7] = [
+        ("burst_connect_ms", "connects issued in ms"),
+        ("burst_p50_ms", "p50 ms"),
+        ("burst_p99_ms", "p99 ms"),
+        ("burst_max_ms", "max ms"),
+        ("burst_slow", "slow"),
+        ("burst_not_greeted", "never greeted"),
+        ("burst_failed", "failed"),
+    ];
+    let mut by_server = serde_json::Map::new();
+    let mut worst_lines = Vec::new();
+    let Some(first) = bursts.values().flat_map(|rounds| rounds.values()).next() else {
+        return Value::Object(by_server);
+    };
+    let _ = writeln!(
+        out,
+        "\nBurst of {} clients connecting at once, connect to greeting (median over rounds; \
+         slow: greeted after {} s):",
+        fmt(Some(num(first, "burst"))),
+        fmt(Some(num(first, "burst_slow_s")))
+    );
+    let _ = writeln!(
+        out,
+        "| server | rounds | {} |",
+        FIGURES.map(|(_, h)| h).join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(FIGURES.len() + 2));
+    for server in servers {
+        let Some(rounds) = bursts.get(server) else {
+            continue;
+        };
+        let mut cells = Vec::new();
+        let mut medians = serde_json::Map::new();
+        for (key, _) in FIGURES {
+            let m = median(rounds.values().map(|v| num(v, key)).collect());
+            cells.push(fmt(m));
+            medians.insert(key.into(), json!(m));
+        }
+        // The worst round too: one round of SYN retransmits is the finding.
+        let worst = |key: &str| rounds.values().map(|v| num(v, key)).fold(0.0, f64::max);
+        let (slow, lost) = (worst("burst_slow"), worst("burst_not_greeted"));
+        medians.insert("burst_slow_worst_round".into(), json!(slow));
+        medians.insert("burst_not_greeted_worst_round".into(), json!(lost));
+        medians.insert("rounds".into(), json!(rounds.len()));
+        let _ = writeln!(
+            out,
+            "| {server} | {} | {} |",
+            rounds.len(),
+            cells.join(" | ")
+        );
+        worst_lines.push(format!(
+            "- {server}: worst round {} slow, {} never greeted",
+            fmt(Some(slow)),
+            fmt(Some(lost))
+        ));
+        by_server.insert(server.clone(), Value::Object(medians));
+    }
+    if let (Some(a), Some(b)) = (bursts.get(&args.subject), bursts.get(&args.baseline)) {
+        let per_round: Vec<f64> = a
+            .iter()
+            .filter_map(|(round, va)| {
+                Some(num(va, "burst_p99_ms") / num(b.get(round)?, "burst_p99_ms"))
+            })
+            .collect();
+        let m = median(per_round);
+        let _ = writeln!(
+            out,
+            "- p99 ratio {} / {} (median of per-round ratios): {}",
+            args.subject,
+            args.baseline,
+            fmt(m)
+        );
+        by_server.insert("p99_ratio_vs_baseline".into(), json!(m));
+    }
+    for line in worst_lines {
+        let _ = writeln!(out, "{line}");
+    }
+    Value::Object(by_server)
 }

@@ -9,6 +9,11 @@
 //! `readable` + `try_read`, the pattern tokio documents), so an idle
 //! connection holds no buffer: the peer is measured at its leanest, not with
 //! 64 KiB of RSS per idle connection.
+//!
+//! The listener is tokio's `TcpListener::bind` (tokio 1.54 binds through mio,
+//! whose 1.2.5 listens with std's backlog of 128), or, with `--backlog N`,
+//! a `TcpSocket` listening with N, so the burst case can compare accept loops
+//! with equal queues.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -16,7 +21,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Flavor {
@@ -39,6 +44,9 @@ struct Args {
     /// Read buffer per connection, bytes
     #[arg(long, default_value_t = 64 * 1024)]
     buf: usize,
+    /// Listen backlog (default: whatever `TcpListener::bind` uses)
+    #[arg(long)]
+    backlog: Option<u32>,
 }
 
 fn main() -> io::Result<()> {
@@ -54,7 +62,19 @@ fn main() -> io::Result<()> {
         Flavor::Multi => "tokio-multi",
     };
     runtime.block_on(async move {
-        let listener = TcpListener::bind(args.addr).await?;
+        let listener = match args.backlog {
+            None => TcpListener::bind(args.addr).await?,
+            Some(backlog) => {
+                let socket = if args.addr.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                socket.set_reuseaddr(true)?;
+                socket.bind(args.addr)?;
+                socket.listen(backlog)?
+            }
+        };
         {
             let mut stdout = io::stdout().lock();
             writeln!(stdout, "listening on {} ({name})", listener.local_addr()?)?;
