@@ -94,14 +94,24 @@ needs() {
     esac
 }
 
+# Listings are read whole before they are searched: `cmd | grep -q` under
+# pipefail fails when grep exits at its first match while cmd still writes
+# (cmd dies of SIGPIPE or EPIPE), and a tool that is there would look missing.
 have() {
+    local listing
     case $1 in
         rustup-toolchain) rustup run "$2" rustc --version >/dev/null 2>&1 ;;
-        rustup-component) rustup component list --installed --toolchain "$2" 2>/dev/null | grep -Eq "^$3(-|\$)" ;;
-        rustup-target) rustup target list --installed --toolchain "$2" 2>/dev/null | grep -qx "$3" ;;
+        rustup-component)
+            listing=$(rustup component list --installed --toolchain "$2" 2>/dev/null) &&
+                grep -Eq "^$3(-|\$)" <<<"$listing"
+            ;;
+        rustup-target)
+            listing=$(rustup target list --installed --toolchain "$2" 2>/dev/null) &&
+                grep -qx "$3" <<<"$listing"
+            ;;
         apt) case $3 in /*) [ -e "$3" ] ;; *) command -v "$3" >/dev/null ;; esac ;;
-        wasmtime) wasmtime --version 2>/dev/null | grep -qF " $2" ;;
-        cargo-tool) cargo install --list 2>/dev/null | grep -qx "$2 v$3:" ;;
+        wasmtime) listing=$(wasmtime --version 2>/dev/null) && grep -qF " $2" <<<"$listing" ;;
+        cargo-tool) listing=$(cargo install --list 2>/dev/null) && grep -qx "$2 v$3:" <<<"$listing" ;;
         cross) command -v cross >/dev/null ;;
     esac
 }

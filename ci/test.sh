@@ -17,7 +17,9 @@ cd "$ci_root"
 
 # tests/soak.rs soaks 3 s by default; the first plain native test cell of
 # ci/targets (linux-epoll) soaks 30 s, so the long soak costs one cell.
-soak_cell=$(ci_cells | awk '$3 == "test" && $6 == "native" && $8 == "-" { print $1; exit }')
+# (awk reads to the end: an early `exit` could make ci_cells die of SIGPIPE
+# mid-write, which pipefail and set -e turn into a silent exit of this script.)
+soak_cell=$(ci_cells | awk '$3 == "test" && $6 == "native" && $8 == "-" && !found { print $1; found = 1 }')
 if [ "$cell" = "$soak_cell" ]; then
     export PORTABLE_ECHO_SOAK_SECS=${PORTABLE_ECHO_SOAK_SECS:-30}
 fi
