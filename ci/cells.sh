@@ -113,5 +113,5 @@ ci_cell_env() {
 
 # Print the environment a cell runs with, for its log.
 ci_show_env() {
-    env | grep -E '^(CARGO_TARGET_|CELL_VIA|CROSS_CONFIG|RUSTFLAGS|RUST_TEST_THREADS|WINE|PORTABLE_ECHO_)' | sort | sed 's/^/env: /' || true
+    env | grep -E '^(CARGO_TARGET_|CELL_VIA|CROSS_CONFIG|RUSTFLAGS|RUST_TEST_THREADS|WINE|PORTABLE_ECHO_|ASAN_OPTIONS|TSAN_OPTIONS)' | sort | sed 's/^/env: /' || true
 }
