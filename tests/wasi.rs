@@ -8,7 +8,7 @@
 
 use std::io::ErrorKind;
 
-use portable_echo::{BACKEND, BIND_UNSUPPORTED, Config, Server};
+use portable_echo::{BACKEND, Config, Server};
 
 fn loopback() -> Config {
     Config {
@@ -20,6 +20,7 @@ fn loopback() -> Config {
 #[cfg(target_env = "p1")]
 #[test]
 fn bind_fails_with_unsupported_and_the_seed_message() {
+    use portable_echo::BIND_UNSUPPORTED;
     let err = match Server::bind(loopback()) {
         Ok(_) => panic!("bind succeeded on WASI preview 1"),
         Err(err) => err,
