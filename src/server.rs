@@ -166,6 +166,13 @@ impl Server {
                 config.backlog
             ),
         }
+        // Room for every connection the limit allows, the one over it that
+        // is accepted to be refused, and the loop's own descriptors.
+        if let Err(err) =
+            sys::reserve_descriptors(&listener, config.max_connections.saturating_add(16))
+        {
+            debug!("growing the descriptor table ahead: {}", describe(&err));
+        }
         let local_addr = listener
             .local_addr()
             .map_err(|err| with_context("reading the bound address", err))?;

@@ -1,8 +1,8 @@
 //! Linux, Android, illumos (and Redox, Emscripten): mio uses epoll, edge-triggered.
 
 pub(crate) use super::unix::{
-    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, set_reset_on_close,
-    watch_shutdown_signals,
+    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, reserve_descriptors,
+    set_reset_on_close, watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "epoll";

@@ -1,8 +1,8 @@
 //! Solaris: mio uses event ports, which are one-shot.
 
 pub(crate) use super::unix::{
-    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, set_reset_on_close,
-    watch_shutdown_signals,
+    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, reserve_descriptors,
+    set_reset_on_close, watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "event ports";

@@ -47,6 +47,12 @@ pub(crate) fn listen_backlog_cap() -> Option<u32> {
     None
 }
 
+/// Windows grows its handle table by itself, without a pause the loop would
+/// see: nothing to do ahead of time.
+pub(crate) fn reserve_descriptors(_listener: &TcpListener, _count: usize) -> io::Result<()> {
+    Ok(())
+}
+
 /// mio's accept (the accepted socket is made non-blocking there).
 pub(crate) fn accept(
     listener: &mut TcpListener,

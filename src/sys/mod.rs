@@ -29,6 +29,11 @@
 //! * `listen_backlog_cap() -> Option<u32>`: the kernel's silent cap on the
 //!   listen queue where it can be read (Linux `net.core.somaxconn`, the BSDs'
 //!   and macOS' `kern.ipc.somaxconn`), so a lower cap can be logged.
+//! * `reserve_descriptors(listener, count) -> io::Result<()>`: grows the
+//!   process's descriptor table now to hold `count` (capped at the soft
+//!   RLIMIT_NOFILE), where growing it later, during a burst of connections,
+//!   would stall the loop (Linux, with more than one thread); a no-op where
+//!   descriptors are not a table the process grows (Windows, WASI).
 //! * `accept(listener, registry, token) -> io::Result<Accepted>`:
 //!   one accepted, non-blocking connection and its peer's address where the
 //!   platform can tell it safely (not on WASI preview 2). `registry` and
@@ -121,6 +126,7 @@ const _: &str = BACKEND;
 const _: bool = SHORT_IO_PROVES_WOULD_BLOCK;
 const _: fn(SocketAddr, u32) -> io::Result<TcpListener> = bind_listener;
 const _: fn() -> Option<u32> = listen_backlog_cap;
+const _: fn(&TcpListener, usize) -> io::Result<()> = reserve_descriptors;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
 const _: fn(&TcpStream) -> io::Result<()> = set_reset_on_close;
 const _: fn(&io::Error) -> bool = is_resource_exhaustion;

@@ -2,8 +2,8 @@
 //! on any Unix built with `--cfg mio_unsupported_force_poll_poll`.
 
 pub(crate) use super::unix::{
-    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, set_reset_on_close,
-    watch_shutdown_signals,
+    Waker, accept, bind_listener, is_resource_exhaustion, listen_backlog_cap, reserve_descriptors,
+    set_reset_on_close, watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "poll";

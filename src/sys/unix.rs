@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
@@ -63,6 +64,42 @@ pub(crate) fn listen_backlog_cap() -> Option<u32> {
             None
         }
     }
+}
+
+/// Grows the descriptor table at once to hold `count` descriptors (capped at
+/// the soft RLIMIT_NOFILE), so a burst of connections does not grow it one
+/// doubling at a time while clients wait. On Linux each growth of the table
+/// of a process with more than one thread waits for an RCU grace period
+/// (`expand_fdtable` calls `synchronize_rcu`): with the signal thread
+/// running, a fresh server stalled five times for several milliseconds in
+/// its first burst of 2,000 connections, and greeted them 20 to 40 ms late.
+///
+/// `fcntl(F_DUPFD_CLOEXEC, n)` takes the lowest free descriptor at or above
+/// `n` (it never replaces one in use, unlike `dup2`) and grows the table to
+/// hold it; closing it again keeps the table's size.
+pub(crate) fn reserve_descriptors(listener: &TcpListener, count: usize) -> io::Result<()> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit that lives across the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let cap = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let highest = count.min(cap).saturating_sub(1);
+    let Ok(highest) = libc::c_int::try_from(highest) else {
+        return Ok(());
+    };
+    // SAFETY: the listener's descriptor is open for the call; F_DUPFD_CLOEXEC
+    // creates a new descriptor, which only this function owns.
+    let fd = unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_DUPFD_CLOEXEC, highest) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was created above and is closed exactly once.
+    unsafe { libc::close(fd) };
+    Ok(())
 }
 
 /// mio's accept (accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC where it exists).

@@ -3,6 +3,7 @@
 
 use std::io;
 
+use mio::net::TcpListener;
 use mio::{Registry, Token};
 
 use super::OnSignal;
@@ -13,6 +14,12 @@ pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
+}
+
+/// wasi-libc's `fcntl` has no F_DUPFD, and its descriptor table is not the
+/// kernel's: nothing to grow ahead of time.
+pub(crate) fn reserve_descriptors(_listener: &TcpListener, _count: usize) -> io::Result<()> {
+    Ok(())
 }
 
 /// WASI has no signals: a WASI server is stopped by ending its runtime.

@@ -10,7 +10,9 @@ use mio::{Registry, Token};
 
 use super::{Accepted, BIND_UNSUPPORTED};
 
-pub(crate) use super::wasi::{Waker, is_resource_exhaustion, watch_shutdown_signals};
+pub(crate) use super::wasi::{
+    Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
+};
 
 pub(crate) const BACKEND: &str = "wasi";
 

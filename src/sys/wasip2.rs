@@ -18,7 +18,9 @@ use socket2::{Domain, Socket, Type};
 
 use super::Accepted;
 
-pub(crate) use super::wasi::{Waker, is_resource_exhaustion, watch_shutdown_signals};
+pub(crate) use super::wasi::{
+    Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
+};
 
 /// mio's selector here is poll(2) (mio 1.2.5 `src/sys/unix/mod.rs` lists
 /// `target_os = "wasi"` for `selector/poll.rs`).

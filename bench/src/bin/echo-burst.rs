@@ -1,7 +1,8 @@
 //! `echo-burst`: a burst of clients connecting at once, as after a restart of
 //! a busy server. Starts `--connections` non-blocking connects back to back
-//! from one thread (a few tens of milliseconds for 2,000), then waits for
-//! every greeting, and reports per client the time from its connect call to
+//! from one thread (a few tens of milliseconds for 2,000), reading the
+//! greetings that arrive in between, then waits for the rest, and reports
+//! per client the time from its connect call to
 //! the last byte of its greeting: p50, p99, max, how many took longer than
 //! `--slow` seconds (a SYN retransmit after a full accept queue costs a
 //! second on Linux), how many were never greeted within `--timeout`, and how
@@ -47,6 +48,59 @@ struct Args {
     round: u32,
 }
 
+/// Connects issued between two zero-timeout polls for greetings.
+const CONNECTS_PER_POLL: usize = 16;
+
+/// The clients of the burst and the poll that reads their greetings.
+struct Burst {
+    poll: Poll,
+    events: Events,
+    buf: Vec<u8>,
+    greeting_len: usize,
+    clients: Vec<Client>,
+    /// Clients neither greeted nor failed yet.
+    open: usize,
+}
+
+impl Burst {
+    /// Waits up to `timeout` for readiness and reads what arrived, each
+    /// client until its greeting is complete or it would block.
+    fn serve(&mut self, timeout: Duration) -> io::Result<()> {
+        if let Err(err) = self.poll.poll(&mut self.events, Some(timeout)) {
+            return if err.kind() == ErrorKind::Interrupted {
+                Ok(())
+            } else {
+                Err(err)
+            };
+        }
+        for event in &self.events {
+            let client = &mut self.clients[event.token().0];
+            if client.greeted_after.is_some() || client.failed {
+                continue;
+            }
+            loop {
+                let want = self.greeting_len - client.received;
+                match client.stream.read(&mut self.buf[..want.max(1)]) {
+                    Ok(0) => client.failed = true,
+                    Ok(n) => {
+                        client.received += n;
+                        if client.received < self.greeting_len {
+                            continue;
+                        }
+                        client.greeted_after = Some(client.started.elapsed());
+                    }
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                    Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => client.failed = true,
+                }
+                self.open -= 1;
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Client {
     stream: TcpStream,
     started: Instant,
@@ -68,67 +122,48 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> io::Result<()> {
-    let mut poll = Poll::new()?;
-    let mut clients = Vec::with_capacity(args.connections as usize);
+    let mut burst = Burst {
+        poll: Poll::new()?,
+        events: Events::with_capacity(1024),
+        buf: vec![0; args.greeting_len.max(1)],
+        greeting_len: args.greeting_len,
+        clients: Vec::with_capacity(args.connections as usize),
+        open: 0,
+    };
     let burst_started = Instant::now();
     for i in 0..args.connections as usize {
         let started = Instant::now();
         let mut stream = TcpStream::connect(args.addr)
             .map_err(|err| io::Error::new(err.kind(), format!("connect {i}: {err}")))?;
-        poll.registry()
+        burst
+            .poll
+            .registry()
             .register(&mut stream, Token(i), Interest::READABLE)?;
-        clients.push(Client {
+        burst.clients.push(Client {
             stream,
             started,
             received: 0,
             greeted_after: None,
             failed: false,
         });
+        burst.open += 1;
+        // Greetings are read while the burst goes on, so a greeting's time
+        // is when it arrived (within CONNECTS_PER_POLL connects), not when
+        // the last connect was issued.
+        if (i + 1) % CONNECTS_PER_POLL == 0 {
+            burst.serve(Duration::ZERO)?;
+        }
     }
     let burst_took = burst_started.elapsed();
-
     let deadline = burst_started + Duration::from_secs_f64(args.timeout);
-    let mut events = Events::with_capacity(1024);
-    let mut buf = vec![0; args.greeting_len.max(1)];
-    let mut open = clients.len();
-    while open > 0 {
+    while burst.open > 0 {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        if let Err(err) = poll.poll(&mut events, Some(deadline - now)) {
-            if err.kind() == ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        for event in &events {
-            let client = &mut clients[event.token().0];
-            if client.greeted_after.is_some() || client.failed {
-                continue;
-            }
-            // Edge-triggered: read until the greeting is complete or WouldBlock.
-            loop {
-                let want = args.greeting_len - client.received;
-                match client.stream.read(&mut buf[..want.max(1)]) {
-                    Ok(0) => client.failed = true,
-                    Ok(n) => {
-                        client.received += n;
-                        if client.received >= args.greeting_len {
-                            client.greeted_after = Some(client.started.elapsed());
-                        } else {
-                            continue;
-                        }
-                    }
-                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-                    Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                    Err(_) => client.failed = true,
-                }
-                open -= 1;
-                break;
-            }
-        }
+        burst.serve(deadline - now)?;
     }
+    let clients = burst.clients;
 
     let mut times: Vec<f64> = clients
         .iter()
