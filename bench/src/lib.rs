@@ -217,6 +217,30 @@ impl Drop for SyscallCounter {
     }
 }
 
+/// How a probe reports, shared by echo-load, echo-idle and echo-burst: text,
+/// or one JSON object labelled with the server and round for bench/run.sh.
+#[derive(clap::Args, Debug)]
+pub struct Output {
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Label copied into the JSON output
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// Round number copied into the JSON output
+    #[arg(long, default_value_t = 0)]
+    pub round: u32,
+}
+
+impl Output {
+    /// A JSON object that starts with the label and the round.
+    pub fn record(&self) -> Json {
+        Json::default()
+            .str("label", &self.label)
+            .num("round", self.round as f64)
+    }
+}
+
 /// A flat JSON object built field by field.
 #[derive(Default)]
 pub struct Json(String);

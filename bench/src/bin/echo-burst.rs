@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use portable_echo_bench::{DEFAULT_GREETING, Json};
+use portable_echo_bench::{DEFAULT_GREETING, Output};
 
 /// Measures connect-to-greeting times of a burst of clients.
 #[derive(Parser, Debug)]
@@ -39,13 +39,8 @@ struct Args {
     /// A greeting later than this many seconds counts as slow
     #[arg(long, default_value_t = 0.9)]
     slow: f64,
-    #[arg(long)]
-    json: bool,
-    #[arg(long, default_value = "")]
-    label: String,
-    /// Round number copied into the JSON output
-    #[arg(long, default_value_t = 0)]
-    round: u32,
+    #[command(flatten)]
+    output: Output,
 }
 
 /// Connects issued between two zero-timeout polls for greetings.
@@ -181,10 +176,10 @@ fn run(args: &Args) -> io::Result<()> {
         times[rank.clamp(1, times.len()) - 1]
     };
     let (p50, p99, max) = (pct(50.0), pct(99.0), pct(100.0));
-    if args.json {
-        let json = Json::default()
-            .str("label", &args.label)
-            .num("round", args.round as f64)
+    if args.output.json {
+        let json = args
+            .output
+            .record()
             .num("burst", clients.len() as f64)
             .num("burst_connect_ms", burst_took.as_secs_f64() * 1e3)
             .num("burst_p50_ms", p50)

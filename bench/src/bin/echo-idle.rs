@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use portable_echo_bench::{DEFAULT_GREETING, Json, connect_greeted, process_rss_kib};
+use portable_echo_bench::{DEFAULT_GREETING, Output, connect_greeted, process_rss_kib};
 
 /// Measures a server's resident memory per idle connection.
 #[derive(Parser, Debug)]
@@ -27,13 +27,8 @@ struct Args {
     /// Milliseconds to wait before each RSS reading
     #[arg(long, default_value_t = 300)]
     settle_ms: u64,
-    #[arg(long)]
-    json: bool,
-    #[arg(long, default_value = "")]
-    label: String,
-    /// Round number copied into the JSON output
-    #[arg(long, default_value_t = 0)]
-    round: u32,
+    #[command(flatten)]
+    output: Output,
 }
 
 fn main() -> ExitCode {
@@ -65,10 +60,10 @@ fn run(args: &Args) -> io::Result<()> {
     std::thread::sleep(settle);
     let after = process_rss_kib(args.pid)?;
     let per_conn = (after as f64 - before as f64) * 1024.0 / args.connections as f64;
-    if args.json {
-        let json = Json::default()
-            .str("label", &args.label)
-            .num("round", args.round as f64)
+    if args.output.json {
+        let json = args
+            .output
+            .record()
             .num("connections", args.connections as f64)
             .num("rss_before_kib", before as f64)
             .num("rss_after_kib", after as f64)

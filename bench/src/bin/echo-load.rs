@@ -29,7 +29,7 @@ use mio::{Events, Interest, Poll, Token};
 // says so (epoll and kqueue): the client follows the same per-backend rule.
 use portable_echo::SHORT_IO_PROVES_WOULD_BLOCK;
 use portable_echo_bench::{
-    DEFAULT_GREETING, Json, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs,
+    DEFAULT_GREETING, Output, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs,
     process_cpu_ticks, process_rss_kib, process_sched_ns,
 };
 
@@ -76,15 +76,8 @@ struct Args {
     /// Count the server's system calls over the measured window with perf (needs --server-pid)
     #[arg(long, requires = "server_pid")]
     perf: bool,
-    /// Print one JSON object instead of text
-    #[arg(long)]
-    json: bool,
-    /// Label copied into the JSON output
-    #[arg(long, default_value = "")]
-    label: String,
-    /// Round number copied into the JSON output
-    #[arg(long, default_value_t = 0)]
-    round: u32,
+    #[command(flatten)]
+    output: Output,
 }
 
 struct Conn {
@@ -386,10 +379,10 @@ fn run(args: &Args) -> io::Result<ExitCode> {
     let pct = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let msgs_per_s = msgs / elapsed;
     let mb_per_s = totals.bytes as f64 / elapsed / 1e6;
-    if args.json {
-        let json = Json::default()
-            .str("label", &args.label)
-            .num("round", args.round as f64)
+    if args.output.json {
+        let json = args
+            .output
+            .record()
             .str("addr", &args.addr.to_string())
             .num("connections", n as f64)
             .num("size", size as f64)
