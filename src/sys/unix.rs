@@ -86,6 +86,10 @@ pub(crate) fn reserve_descriptors(listener: &TcpListener, count: usize) -> io::R
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is usize on Haiku, u64 elsewhere"
+    )]
     let cap = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
     let highest = count.min(cap).saturating_sub(1);
     let Ok(highest) = libc::c_int::try_from(highest) else {
