@@ -33,11 +33,15 @@ run() {
                 return
             fi
             "$ci/wine-setup.sh" "$cell"
+            # One wineserver for the whole cell. By default it exits 3 s
+            # after the last Windows process, and a test binary that starts
+            # at that moment dies with "wine client error:0: recvmsg:
+            # Connection reset by peer" (seen here between two test binaries).
+            (ci_cell_env && wineserver --wait && wineserver --persistent)
             local status=0
             other_os_test || status=$?
-            # Let this prefix's wineserver exit (it lingers ~3 s after the
-            # last Windows process) so the cell leaves nothing running.
-            (ci_cell_env && wineserver --wait) || true
+            # Stop it so the cell leaves nothing running.
+            (ci_cell_env && wineserver --kill && wineserver --wait) || true
             return "$status"
             ;;
         test/wasmtime) other_os_test ;;
