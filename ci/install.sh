@@ -225,7 +225,7 @@ while IFS='|' read -r need cells; do
             fi
             if ! have wasmtime "$arg1"; then
                 stable=$(ci_pin stable)
-                echo "install: cargo +$stable install wasmtime-cli@$arg1 --locked (about 18 min on 2 cores), needed by$cells"
+                echo "install: cargo +$stable install wasmtime-cli@$arg1 --locked (the longest install: minutes, 16 to 18 on earlier 2-core machines), needed by$cells"
                 cargo "+$stable" install "wasmtime-cli@$arg1" --locked || true
             fi
             ;;
