@@ -109,7 +109,7 @@ def strip_comments(text):
 
 # ------------------------------------------------------------------ sources
 def sys_mapping():
-    """(shared modules [(cfg, name)], backend chain [(cfg or None, name)]) of src/sys/mod.rs."""
+    """(shared modules [(cfg, name)], backend chain [(cfg, name)]) of src/sys/mod.rs."""
     text = strip_comments((SYS / "mod.rs").read_text(encoding="utf-8"))
     start = text.index("cfg_if::cfg_if!")
     shared = [(parse_cfg(c), m) for c, m in re.findall(r"#\[cfg\((.*?)\)\]\s*mod (\w+);", text[:start], re.S)]
@@ -160,7 +160,7 @@ def mio_paths(mio_dir, kind):
 
 
 def first(options, cfgs):
-    return next((name for cfg, name in options if cfg is None or holds(cfg, cfgs)), None)
+    return next((name for cfg, name in options if holds(cfg, cfgs)), None)
 
 
 # -------------------------------------------------------------------- cells
