@@ -372,7 +372,7 @@ def main():
         print("  FAIL README.md's coverage table differs from ci/coverage.py's: run python3 ci/coverage.py --write")
     if not cov.problems:
         print(f"  ok   {len(modules)} modules, {len(wakers)} wakers: each compiled somewhere, "
-              "each this machine can run run here, README in step")
+              "each one this machine can run is run here, README in step")
     return 1 if cov.problems else 0
 
 
