@@ -54,6 +54,24 @@ fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
+/// One server's runs of one case, by round.
+type Rounds = BTreeMap<u64, Value>;
+
+/// The median over rounds of `key`.
+fn median_over(rounds: &Rounds, key: &str) -> Option<f64> {
+    median(rounds.values().map(|v| num(v, key)).collect())
+}
+
+/// The median of round-by-round ratios of `key`, `a` over `b`, taken only
+/// in rounds both ran.
+fn median_ratio(a: &Rounds, b: &Rounds, key: &str) -> Option<f64> {
+    median(
+        a.iter()
+            .filter_map(|(round, va)| Some(num(va, key) / num(b.get(round)?, key)))
+            .collect(),
+    )
+}
+
 /// (size, connections)
 type Case = (u64, u64);
 
@@ -96,9 +114,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut loads: BTreeMap<Case, BTreeMap<String, BTreeMap<u64, Value>>> = BTreeMap::new();
-    let mut idles: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
-    let mut bursts: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
+    let mut loads: BTreeMap<Case, BTreeMap<String, Rounds>> = BTreeMap::new();
+    let mut idles: BTreeMap<String, Rounds> = BTreeMap::new();
+    let mut bursts: BTreeMap<String, Rounds> = BTreeMap::new();
     let mut servers: Vec<String> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -162,7 +180,7 @@ fn main() -> ExitCode {
             let mut cells = Vec::new();
             let mut medians = serde_json::Map::new();
             for (key, _) in METRICS {
-                let m = median(rounds.values().map(|v| num(v, key)).collect());
+                let m = median_over(rounds, key);
                 cells.push(fmt(m));
                 medians.insert(key.into(), json!(m));
             }
@@ -179,11 +197,7 @@ fn main() -> ExitCode {
         if let (Some(a), Some(b)) = (by_server.get(&args.subject), by_server.get(&args.baseline)) {
             let mut parts = Vec::new();
             for key in ratio_keys {
-                let per_round: Vec<f64> = a
-                    .iter()
-                    .filter_map(|(round, va)| Some(num(va, key) / num(b.get(round)?, key)))
-                    .collect();
-                let m = median(per_round);
+                let m = median_ratio(a, b, key);
                 ratios.insert(key.into(), json!(m));
                 parts.push(format!("{key} {}", fmt(m)));
             }
@@ -224,13 +238,7 @@ fn main() -> ExitCode {
             ) else {
                 continue;
             };
-            let per_round: Vec<f64> = many
-                .iter()
-                .filter_map(|(round, v)| {
-                    Some(num(v, "msgs_per_s") / num(some.get(round)?, "msgs_per_s"))
-                })
-                .collect();
-            let m = median(per_round);
+            let m = median_ratio(many, some, "msgs_per_s");
             scaling.insert(format!("{server} {size}"), json!(m));
             let _ = writeln!(
                 scaling_lines,
@@ -252,12 +260,7 @@ fn main() -> ExitCode {
             let Some(rounds) = idles.get(server) else {
                 continue;
             };
-            let m = median(
-                rounds
-                    .values()
-                    .map(|v| num(v, "rss_bytes_per_conn"))
-                    .collect(),
-            );
+            let m = median_over(rounds, "rss_bytes_per_conn");
             let conns = rounds.values().next().map(|v| num(v, "connections"));
             idle_json.insert(server.clone(), json!(m));
             let _ = writeln!(
@@ -280,7 +283,7 @@ fn main() -> ExitCode {
     };
     let subject_median = |case: Case, key: &str| -> Option<f64> {
         let rounds = loads.get(&case)?.get(&args.subject)?;
-        median(rounds.values().map(|v| num(v, key)).collect())
+        median_over(rounds, key)
     };
     let checks: Vec<(String, Option<f64>, &str, f64)> = vec![
         (
@@ -380,7 +383,7 @@ fn main() -> ExitCode {
 fn burst_table(
     out: &mut String,
     servers: &[String],
-    bursts: &BTreeMap<String, BTreeMap<u64, Value>>,
+    bursts: &BTreeMap<String, Rounds>,
     args: &Args,
 ) -> Value {
     const FIGURES: [(&str, &str); 7] = [
@@ -417,7 +420,7 @@ fn burst_table(
         let mut cells = Vec::new();
         let mut medians = serde_json::Map::new();
         for (key, _) in FIGURES {
-            let m = median(rounds.values().map(|v| num(v, key)).collect());
+            let m = median_over(rounds, key);
             cells.push(fmt(m));
             medians.insert(key.into(), json!(m));
         }
@@ -441,13 +444,7 @@ fn burst_table(
         by_server.insert(server.clone(), Value::Object(medians));
     }
     if let (Some(a), Some(b)) = (bursts.get(&args.subject), bursts.get(&args.baseline)) {
-        let per_round: Vec<f64> = a
-            .iter()
-            .filter_map(|(round, va)| {
-                Some(num(va, "burst_p99_ms") / num(b.get(round)?, "burst_p99_ms"))
-            })
-            .collect();
-        let m = median(per_round);
+        let m = median_ratio(a, b, "burst_p99_ms");
         let _ = writeln!(
             out,
             "- p99 ratio {} / {} (median of per-round ratios): {}",
