@@ -308,9 +308,7 @@ class Coverage:
                             f"mio {self.mio_version} selects selector/{mio}.rs")
         return modules, wakers
 
-    def table(self, cells):
-        modules, wakers = self.rows(cells)
-
+    def table(self, modules, wakers):
         def names(xs):
             return ", ".join(xs) if xs else "none"
 
@@ -355,7 +353,7 @@ def main():
     if mode == "--check":
         print(f"coverage: src/sys modules and mio {cov.mio_version} wakers against the cells of ci/targets")
     modules, wakers = cov.check(cells) if mode == "--check" else cov.rows(cells)
-    table = cov.table(cells)
+    table = cov.table(modules, wakers)
     text, span = readme_table()
     if mode == "--print":
         print(table)
