@@ -1,13 +1,17 @@
 //! Shared pieces of the benchmark binaries: connecting and checking the
 //! greeting, reading another process's CPU time and RSS from /proc, counting
 //! its system calls with `perf stat`, and writing flat JSON.
+//!
+//! The measurements of processes are Linux's (/proc, perf) and Unix's
+//! (getrusage): elsewhere they fail or are NaN (`null` in the JSON), so the
+//! benchmark builds, and is linted, on every OS the workflow runs on.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 /// What every client of an echo server first receives.
@@ -47,10 +51,17 @@ pub fn connect_greeted(
 }
 
 /// Clock ticks per second for /proc/PID/stat times.
+#[cfg(unix)]
 pub fn clock_ticks_per_sec() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 { ticks as u64 } else { 100 }
+}
+
+/// No /proc here: the value only scales times that cannot be read.
+#[cfg(not(unix))]
+pub fn clock_ticks_per_sec() -> u64 {
+    100
 }
 
 /// (utime, stime) of a whole process (all threads), in clock ticks.
@@ -100,7 +111,15 @@ pub fn process_rss_kib(pid: u32) -> io::Result<u64> {
         .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
 }
 
+/// CPU time this process has used (user + system), in seconds; NaN where
+/// there is no getrusage.
+#[cfg(not(unix))]
+pub fn own_cpu_secs() -> f64 {
+    f64::NAN
+}
+
 /// CPU time this process has used (user + system), in seconds.
+#[cfg(unix)]
 pub fn own_cpu_secs() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -120,8 +139,19 @@ pub struct SyscallCounter {
 }
 
 impl SyscallCounter {
+    /// perf is Linux's.
+    #[cfg(not(unix))]
+    pub fn attach(_pid: u32) -> io::Result<SyscallCounter> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "counting system calls needs Linux's perf",
+        ))
+    }
+
     /// Attaches perf to `pid`, counting nothing yet.
+    #[cfg(unix)]
     pub fn attach(pid: u32) -> io::Result<SyscallCounter> {
+        use std::process::{Command, Stdio};
         let dir = std::env::temp_dir().join(format!("echo-load-perf-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
@@ -197,8 +227,12 @@ impl SyscallCounter {
 
     /// Ends perf and returns the count.
     pub fn finish(mut self) -> io::Result<u64> {
+        // perf prints its count when interrupted.
+        #[cfg(unix)]
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
         self.child.wait()?;
         let out = fs::read_to_string(self.dir.join("out"))?;
         let _ = fs::remove_dir_all(&self.dir);
