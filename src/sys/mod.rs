@@ -70,22 +70,27 @@ pub(crate) type OnSignal = Box<dyn Fn(&'static str) + Send + 'static>;
 #[cfg(unix)]
 mod unix;
 
+/// Compiles the backend module `$module` and names it for the check below.
+macro_rules! backend {
+    ($module:ident) => {
+        mod $module;
+        pub(crate) use self::$module::*;
+        const MODULE: &str = stringify!($module);
+    };
+}
+
 #[cfg(target_os = "wasi")]
 mod wasi;
 
 cfg_if::cfg_if! {
     if #[cfg(windows)] {
-        mod iocp;
-        pub(crate) use self::iocp::*;
+        backend!(iocp);
     } else if #[cfg(all(target_os = "wasi", target_env = "p1"))] {
-        mod wasip1;
-        pub(crate) use self::wasip1::*;
+        backend!(wasip1);
     } else if #[cfg(target_os = "wasi")] {
-        mod wasip2;
-        pub(crate) use self::wasip2::*;
+        backend!(wasip2);
     } else if #[cfg(all(unix, mio_unsupported_force_poll_poll))] {
-        mod poll;
-        pub(crate) use self::poll::*;
+        backend!(poll);
     } else if #[cfg(any(
         target_os = "android",
         target_os = "emscripten",
@@ -93,8 +98,7 @@ cfg_if::cfg_if! {
         target_os = "linux",
         target_os = "redox",
     ))] {
-        mod epoll;
-        pub(crate) use self::epoll::*;
+        backend!(epoll);
     } else if #[cfg(any(
         target_os = "dragonfly",
         target_os = "freebsd",
@@ -106,14 +110,11 @@ cfg_if::cfg_if! {
         target_os = "visionos",
         target_os = "watchos",
     ))] {
-        mod kqueue;
-        pub(crate) use self::kqueue::*;
+        backend!(kqueue);
     } else if #[cfg(target_os = "solaris")] {
-        mod event_ports;
-        pub(crate) use self::event_ports::*;
+        backend!(event_ports);
     } else if #[cfg(unix)] {
-        mod poll;
-        pub(crate) use self::poll::*;
+        backend!(poll);
     } else {
         compile_error!("portable-echo has no backend for this target; mio support is needed first");
     }
@@ -137,3 +138,36 @@ const _: () = {
     const fn shared_across_threads<T: Send + Sync + std::fmt::Debug>() {}
     shared_across_threads::<Waker>()
 };
+
+// A matrix cell names the backend its target must select, as
+// `PORTABLE_ECHO_EXPECT_BACKEND=module:BACKEND` (`cargo xtask` sets it): a
+// build that selected another fails here, so even a cell that only
+// type-checks proves which backend its target compiles.
+const _: () = if let Some(expected) = option_env!("PORTABLE_ECHO_EXPECT_BACKEND") {
+    assert!(
+        is_pair(expected.as_bytes(), MODULE.as_bytes(), BACKEND.as_bytes()),
+        "this target selects another src/sys backend than PORTABLE_ECHO_EXPECT_BACKEND names"
+    );
+};
+
+/// Whether `expected` is `module:backend` (a `const fn`: no `==` on `str`).
+const fn is_pair(expected: &[u8], module: &[u8], backend: &[u8]) -> bool {
+    if expected.len() != module.len() + 1 + backend.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < expected.len() {
+        let want = if i < module.len() {
+            module[i]
+        } else if i == module.len() {
+            b':'
+        } else {
+            backend[i - module.len() - 1]
+        };
+        if expected[i] != want {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
