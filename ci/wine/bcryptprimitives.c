@@ -6,8 +6,9 @@
  * every Rust Windows binary fails to start there. This DLL provides it on top
  * of RtlGenRandom (advapi32's SystemFunction036), which Wine 8.0 has.
  *
- * Built by ci/wine-setup.sh with x86_64-w64-mingw32-gcc and found by Wine
- * through WINEPATH. Used only by the local matrix, never shipped.
+ * Built by the windows-gnu cell (ci/src/plan.rs) with x86_64-w64-mingw32-gcc
+ * and found by Wine through WINEPATH. Used only by the local matrix, never
+ * shipped.
  */
 #include <windows.h>
 

@@ -1,0 +1,183 @@
+//! `cargo xtask`: the portability matrix of portable-echo, the same on every
+//! OS. Cells are declared once, in ci/matrix.toml; `cargo xtask cell NAME`
+//! is the one way to run one, on a laptop and in every Actions job.
+
+mod checks;
+mod generated;
+mod install;
+mod matrix;
+mod plan;
+mod report;
+mod run;
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use matrix::{Cell, Matrix, Work};
+use plan::{Planner, Via};
+use run::{CellResult, Status};
+
+#[derive(Parser)]
+#[command(about = "The portability matrix of portable-echo (cells: ci/matrix.toml)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what the selected cells miss, run each, and report.
+    Matrix {
+        /// Only these cells (repeatable, or a comma list).
+        #[arg(long, value_delimiter = ',')]
+        cell: Vec<String>,
+        /// Only cells of these kinds (test, check, serve, ...).
+        #[arg(long, value_delimiter = ',')]
+        kind: Vec<String>,
+        /// Only cells of these targets.
+        #[arg(long, value_delimiter = ',')]
+        target: Vec<String>,
+        /// Install nothing: a cell missing a tool is UNAVAILABLE.
+        #[arg(long)]
+        no_install: bool,
+        /// Seconds after which a cell is ended and fails.
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Run one cell; its output goes to the terminal and target/matrix-logs/.
+    Cell {
+        /// The cell (Actions jobs set MATRIX_CELL: no expansion in YAML).
+        #[arg(env = "MATRIX_CELL")]
+        name: String,
+        /// How this machine provides the cell's runner.
+        #[arg(long, value_enum, default_value_t = Via::Local)]
+        via: Via,
+        /// Print the steps the cell would run, and run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Plan as if on this host (a Rust target triple; with --dry-run).
+        #[arg(long, requires = "dry_run")]
+        host: Option<String>,
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Install what the cells need (default: every cell), saying what.
+    Install {
+        #[arg(env = "MATRIX_CELL", value_delimiter = ',')]
+        cells: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Via::Local)]
+        via: Via,
+    },
+    /// The report of the cells' results (default: every cell that has one).
+    Report {
+        #[arg(env = "MATRIX_CELL", value_delimiter = ',')]
+        cells: Vec<String>,
+        /// Also append it to $GITHUB_STEP_SUMMARY.
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Write the files derived from ci/matrix.toml.
+    Gen {
+        /// Change nothing; fail if a file is not what would be written.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ci/ has a parent").to_path_buf();
+    match main_with(&root, Cli::parse().command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
+    let m = Matrix::load(root)?;
+    let host = host()?;
+    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let abs = root.to_string_lossy().replace('\\', "/");
+    let planner = |host, via| Planner { matrix: &m, host, via, root: &abs, target_dir: &target_dir };
+    match command {
+        Cmd::Gen { check } => {
+            let problems = generated::generate(root, &m, check);
+            problems.iter().for_each(|p| eprintln!("error: {p}"));
+            Ok(problems.is_empty())
+        }
+        Cmd::Install { cells, via } => {
+            Ok(install::install(&m, root, &select(&m, &cells)?, &host, via, None).is_empty())
+        }
+        Cmd::Report { cells, summary } => {
+            let mut cells = select(&m, &cells)?;
+            if cells.len() == m.cells.len() {
+                cells.retain(|c| CellResult::path(root, &c.name).is_file());
+            }
+            Ok(!report::write(root, &report::load(root, &m, &cells), summary))
+        }
+        Cmd::Cell { name, via, dry_run, host: as_host, timeout } => {
+            let cell = m.cell(&name)?;
+            if dry_run {
+                print!("{}", planner(as_host.as_deref().unwrap_or(&host), via).plan(cell)?.render());
+                return Ok(true);
+            }
+            run::forward_signals();
+            let result = run::cell(&planner(&host, via), root, cell, true, timeout);
+            Ok(!report::write(root, &[result], true))
+        }
+        Cmd::Matrix { cell, kind, target, no_install, timeout } => {
+            let mut cells = select(&m, &cell)?;
+            cells.retain(|c| {
+                let t = match &c.work {
+                    Work::Build(b, _) => b.target.as_str(),
+                    Work::Config => "-",
+                };
+                (kind.is_empty() || kind.contains(&c.kind)) && (target.is_empty() || target.iter().any(|x| x == t))
+            });
+            if cells.is_empty() {
+                return Err("no cell matches the selection".into());
+            }
+            run::forward_signals();
+            let names: Vec<String> = cells.iter().map(|c| c.name.clone()).collect();
+            println!("matrix: {} cells: {}", cells.len(), names.join(" "));
+            let logs = root.join("target/matrix-logs");
+            std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+            if !no_install {
+                println!("matrix: installing what is missing (command output: target/matrix-logs/install.log)");
+                install::install(&m, root, &cells, &host, Via::Local, Some(&logs.join("install.log")));
+            }
+            for c in &cells {
+                let result = run::cell(&planner(&host, Via::Local), root, c, false, timeout);
+                println!("{}", report::one_line(&result));
+                if result.status == Status::Fail {
+                    let log = std::fs::read_to_string(root.join(&result.log)).unwrap_or_default();
+                    let tail: Vec<_> = log.lines().rev().take(40).collect();
+                    println!("---- last {} lines of {}", tail.len(), result.log);
+                    tail.iter().rev().for_each(|l| println!("| {l}"));
+                    println!("----");
+                }
+            }
+            Ok(!report::write(root, &report::load(root, &m, &cells), true))
+        }
+    }
+}
+
+/// The cells named (each may be a comma list); all of them when none is.
+fn select<'m>(m: &'m Matrix, names: &[String]) -> Result<Vec<&'m Cell>, String> {
+    if names.is_empty() {
+        return Ok(m.cells.iter().collect());
+    }
+    names.iter().flat_map(|n| n.split(',')).map(|n| m.cell(n)).collect()
+}
+
+/// This machine's Rust host triple.
+fn host() -> Result<String, String> {
+    let out = Command::new("rustc").arg("-vV").output().map_err(|e| format!("running rustc -vV: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(|l| l.strip_prefix("host: ")).map(str::to_string).ok_or("rustc -vV names no host".into())
+}

@@ -1,0 +1,143 @@
+//! The matrix report, from the cells' JSON results: one generator for the
+//! terminal, target/matrix-report.{json,md} and the Actions job summaries.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::{env, fs};
+
+use crate::matrix::{Cell, Matrix};
+use crate::plan::Via;
+use crate::run::{CellResult, Counts, Status};
+
+/// The results of `cells`, in order; a cell without one failed to run.
+pub fn load(root: &Path, m: &Matrix, cells: &[&Cell]) -> Vec<CellResult> {
+    let read = |c: &Cell| serde_json::from_str(&fs::read_to_string(CellResult::path(root, &c.name)).ok()?).ok();
+    let missing = |c: &Cell| CellResult {
+        reason: Some("no result: the cell did not run (see the job's earlier steps)".into()),
+        ..CellResult::new(m, c, Via::Local, "-")
+    };
+    cells.iter().map(|c| read(c).unwrap_or_else(|| missing(c))).collect()
+}
+
+fn triple(c: Counts) -> String {
+    format!("{}/{}/{}", c.passed, c.failed, c.ignored)
+}
+
+pub fn status(r: &CellResult) -> &'static str {
+    match r.status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Unavailable => "UNAVAILABLE",
+    }
+}
+
+/// One line per cell, as the matrix goes.
+pub fn one_line(r: &CellResult) -> String {
+    let mut line = format!("{} {} ({}, {})", status(r), r.cell, r.target, r.steps.join("+"));
+    if r.tested {
+        let t = r.tests();
+        let _ = write!(line, ": {} passed, {} failed, {} ignored", t.passed, t.failed, t.ignored);
+        if r.black_box != Counts::default() {
+            let _ = write!(line, " (black-box {})", triple(r.black_box));
+        }
+    }
+    r.exceptions.iter().for_each(|e| line.push_str(&format!("; {e}")));
+    if let Some(reason) = &r.reason {
+        let _ = write!(line, " -- {reason}");
+    }
+    line + &format!(" [{}s]", r.seconds)
+}
+
+pub fn markdown(root: &Path, results: &[CellResult]) -> String {
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let mut md = format!(
+        "### Matrix: {} PASS, {} FAIL, {} UNAVAILABLE\n\n",
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Unavailable)
+    );
+    md += "| cell | target | backend | ran | result | in-process p/f/i | black-box p/f/i | s | named exceptions |\n";
+    md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for r in results {
+        let mut result = match r.status {
+            Status::Pass => "PASS".to_string(),
+            _ => format!("**{}**", status(r)),
+        };
+        if let Some(reason) = &r.reason {
+            let _ = write!(result, ": {reason}");
+        }
+        let tests = |c| if r.tested { triple(c) } else { "-".into() };
+        let mut named = r.exceptions.clone();
+        if !r.ignored_tests.is_empty() {
+            named.push(format!("{} ignored", r.ignored_tests.len()));
+        }
+        let named = if named.is_empty() { "-".into() } else { named.join("; ") };
+        let row = [
+            r.cell.clone(),
+            format!("`{}`", r.target),
+            r.backend.clone(),
+            r.steps.join("+"),
+            result,
+            tests(r.in_process),
+            tests(r.black_box),
+            r.seconds.to_string(),
+            named,
+        ];
+        md += &format!("| {} |\n", row.map(|x| x.replace('|', "\\|")).join(" | "));
+    }
+    let ignored: Vec<_> = results.iter().flat_map(|r| r.ignored_tests.iter().map(move |i| (r, i))).collect();
+    if !ignored.is_empty() {
+        md += "\n<details><summary>Named exceptions: ignored tests</summary>\n\n";
+        for (r, i) in ignored {
+            md += &format!("- {}: `{}`: {}\n", r.cell, i.test, i.reason.as_deref().unwrap_or("(no reason given)"));
+        }
+        md += "\n</details>\n";
+    }
+    for r in results.iter().filter(|r| r.status == Status::Fail) {
+        md += &format!("\n#### {} failed: {}\n", r.cell, r.reason.as_deref().unwrap_or("see the log"));
+        r.failed_tests.iter().for_each(|t| md += &format!("- failed test `{t}`\n"));
+        let log = fs::read_to_string(root.join(&r.log)).unwrap_or_default();
+        let tail: Vec<_> = log.lines().rev().take(30).collect();
+        if !tail.is_empty() {
+            md += &format!("\n<details><summary>last {} lines of {}</summary>\n\n~~~text\n", tail.len(), r.log);
+            tail.iter().rev().for_each(|l| md += &format!("{l}\n"));
+            md += "~~~\n\n</details>\n";
+        }
+    }
+    let mut slow: Vec<_> = results.iter().collect();
+    slow.sort_by_key(|r| std::cmp::Reverse(r.seconds));
+    let slow: Vec<_> = slow.iter().take(5).map(|r| format!("{} {} s", r.cell, r.seconds)).collect();
+    let total = results.iter().fold(Counts::default(), |a, r| {
+        let t = r.tests();
+        Counts { passed: a.passed + t.passed, failed: a.failed + t.failed, ignored: a.ignored + t.ignored }
+    });
+    md + &format!(
+        "\nSlowest: {}\n\ntests: {} passed, {} failed, {} ignored\n",
+        slow.join(", "),
+        total.passed,
+        total.failed,
+        total.ignored
+    )
+}
+
+/// Writes the report files (and the job summary when asked and on Actions),
+/// prints it, and says whether the run failed: a failed cell, or under
+/// `CI=true` an unavailable one.
+pub fn write(root: &Path, results: &[CellResult], summary: bool) -> bool {
+    let md = markdown(root, results);
+    let _ = fs::create_dir_all(root.join("target"));
+    let json = serde_json::json!({ "cells": results });
+    let _ = fs::write(root.join("target/matrix-report.json"), serde_json::to_string_pretty(&json).unwrap());
+    let _ = fs::write(root.join("target/matrix-report.md"), &md);
+    if let (true, Some(path)) = (summary, env::var_os("GITHUB_STEP_SUMMARY")) {
+        let file = fs::OpenOptions::new().create(true).append(true).open(path);
+        let _ = file.and_then(|mut f| std::io::Write::write_all(&mut f, md.as_bytes()));
+    }
+    println!("\n{md}\nreport: target/matrix-report.json, target/matrix-report.md");
+    let ci = env::var("CI").is_ok_and(|v| v == "true");
+    let unavailable = results.iter().any(|r| r.status == Status::Unavailable);
+    if ci && unavailable {
+        println!("CI=true: UNAVAILABLE cells fail the run");
+    }
+    results.iter().any(|r| r.status == Status::Fail) || (ci && unavailable)
+}

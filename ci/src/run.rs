@@ -1,0 +1,461 @@
+//! Runs a cell's plan: each step's output to the terminal and the cell's
+//! log, libtest's lines and cargo's artifacts read as they pass, and one
+//! JSON result per cell, which is all the report reads.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use std::{fs, io, thread};
+
+use serde::{Deserialize, Serialize};
+
+use crate::matrix::{Cell, Matrix, Work};
+use crate::plan::{Cmd, JSON, Plan, Planner, Via, What};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Pass,
+    #[default]
+    Fail,
+    Unavailable,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CellResult {
+    pub cell: String,
+    pub target: String,
+    pub kind: String,
+    pub backend: String,
+    pub via: String,
+    pub host: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub seconds: u64,
+    /// The steps that ran, in order; a failed one is marked `name FAILED`.
+    pub steps: Vec<String>,
+    /// Whether a step ran a test suite (not only a check, the fuzzer or the binary).
+    pub tested: bool,
+    pub in_process: Counts,
+    /// Tests named `black_box::*`: the launched binary.
+    pub black_box: Counts,
+    /// `binary: test`, for each failed test.
+    pub failed_tests: Vec<String>,
+    pub ignored_tests: Vec<Ignored>,
+    pub exceptions: Vec<String>,
+    /// mio's selector and waker files, read in mio's dep-info.
+    pub mio: Vec<String>,
+    pub log: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ignored {
+    pub test: String,
+    pub reason: Option<String>,
+}
+
+impl CellResult {
+    pub fn new(m: &Matrix, cell: &Cell, via: Via, host: &str) -> CellResult {
+        let (target, backend) = match &cell.work {
+            Work::Build(b, _) => (b.target.clone(), m.sys[&b.sys].backend.clone()),
+            Work::Config => ("-".into(), "-".into()),
+        };
+        let (cell, kind, via, host) = (cell.name.clone(), cell.kind.clone(), via.to_string(), host.into());
+        let log = format!("target/matrix-logs/{cell}.log");
+        CellResult { cell, target, kind, backend, via, host, log, ..CellResult::default() }
+    }
+
+    pub fn tests(&self) -> Counts {
+        let (a, b) = (self.in_process, self.black_box);
+        Counts { passed: a.passed + b.passed, failed: a.failed + b.failed, ignored: a.ignored + b.ignored }
+    }
+
+    pub fn path(root: &Path, cell: &str) -> PathBuf {
+        root.join("target/matrix-results").join(format!("{cell}.json"))
+    }
+
+    pub fn save(&self, root: &Path) -> io::Result<()> {
+        let path = CellResult::path(root, &self.cell);
+        fs::create_dir_all(path.parent().unwrap())?;
+        fs::write(path, serde_json::to_string_pretty(self).unwrap() + "\n")
+    }
+}
+
+/// The running step's process group, which a timeout or a signal ends.
+static RUNNING: Mutex<Option<u32>> = Mutex::new(None);
+
+/// Ctrl-C or TERM to the xtask ends the running step, all of it, then the
+/// xtask. (Each step runs in a process group of its own, out of the
+/// terminal's reach, so that a timeout can end all of it.)
+pub fn forward_signals() {
+    #[cfg(unix)]
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP]) {
+        thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                RUNNING.lock().unwrap().map(kill_tree);
+                std::process::exit(128 + signal);
+            }
+        });
+    }
+}
+
+fn kill_tree(pid: u32) {
+    // SAFETY: kill(2) on the process group the step was started in.
+    #[cfg(unix)]
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+    }
+    #[cfg(windows)]
+    let _ = Command::new("taskkill").args(["/T", "/F", "/PID", &pid.to_string()]).output();
+}
+
+/// Runs a cell (or says why it cannot), saves and returns its result.
+pub fn cell(p: &Planner, root: &Path, cell: &Cell, echo: bool, timeout: u64) -> CellResult {
+    let m = p.matrix;
+    let mut result = CellResult::new(m, cell, p.via, p.host);
+    let missing = crate::install::missing(m, root, &[cell], p.host, p.via);
+    let log = root.join(&result.log);
+    let _ = fs::create_dir_all(log.parent().unwrap());
+    match (p.plan(cell), fs::File::create(&log)) {
+        (Err(e), _) => result.reason = Some(e),
+        (_, Err(e)) => result.reason = Some(format!("creating {}: {e}", log.display())),
+        (Ok(_), Ok(_)) if !missing.is_empty() => {
+            result.status = Status::Unavailable;
+            let lines: Vec<_> = missing.keys().map(|n| crate::install::describe(m, n)).collect();
+            result.reason = Some(format!("missing: {}", lines.join("; ")));
+        }
+        (Ok(plan), Ok(log)) => {
+            // What mio must have compiled (cross builds in its container).
+            let mio = match &cell.work {
+                Work::Build(b, _) if p.via != Via::Cross => {
+                    [Some(&m.sys[&b.sys].mio), m.waker[&b.waker].mio.as_ref()].into_iter().flatten().cloned().collect()
+                }
+                _ => Vec::new(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            result = Runner { root, echo, deadline, log, result, mio }.run(&plan);
+        }
+    }
+    if let Err(e) = result.save(root) {
+        eprintln!("error: saving the result of {}: {e}", cell.name);
+    }
+    result
+}
+
+struct Runner<'a> {
+    root: &'a Path,
+    /// Show the steps' output on the terminal (`cell`), or only log it (`matrix`).
+    echo: bool,
+    deadline: Instant,
+    log: fs::File,
+    result: CellResult,
+    /// mio's files the cell must have compiled (selector, then waker).
+    mio: Vec<String>,
+}
+
+impl Runner<'_> {
+    fn say(&mut self, line: &str) {
+        if self.echo {
+            println!("{line}");
+        }
+        let _ = writeln!(self.log, "{}", strip_ansi(line));
+    }
+
+    /// Runs every step (a failed one does not stop the next: one run shows
+    /// every problem), then judges the cell.
+    fn run(mut self, plan: &Plan) -> CellResult {
+        let start = Instant::now();
+        let mut out = Output::default();
+        self.result.exceptions.clone_from(&plan.exceptions);
+        plan.exceptions.iter().for_each(|e| self.say(&format!("exception: {e}")));
+        for step in &plan.steps {
+            if let Some(path) = step.unless_exists.as_deref().filter(|p| Path::new(p).exists()) {
+                self.say(&format!("==> {}: skipped, {path} exists", step.name));
+                continue;
+            }
+            self.say(&format!("==> {step}"));
+            let (ok, why) = match &step.what {
+                What::Run(cmd) => {
+                    out.json |= cmd.args.iter().any(|a| a == JSON);
+                    self.result.tested |= ["test", "cross-test", "serve", "miri", "asan", "tsan"].contains(&step.name);
+                    let (status, _) = self.spawn(cmd, &mut out);
+                    (status == Some(0), format!("exit status {status:?}"))
+                }
+                What::Fail { cmd, status, says } => {
+                    let (got, text) = self.spawn(cmd, &mut out);
+                    let said = text.contains(says);
+                    (got == Some(*status) && said, format!("exit status {got:?}, want {status}; says {says:?}: {said}"))
+                }
+                What::Clear(dir) => {
+                    let dir = self.root.join(dir);
+                    let _ = fs::remove_dir_all(&dir);
+                    (fs::create_dir_all(&dir).is_ok(), format!("cannot create {}", dir.display()))
+                }
+                What::Empty(dir) => {
+                    let found: Vec<_> = fs::read_dir(self.root.join(dir)).into_iter().flatten().flatten().collect();
+                    for f in &found {
+                        fs::read_to_string(f.path()).unwrap_or_default().lines().for_each(|l| self.say(l));
+                    }
+                    (found.is_empty(), format!("{} report(s) in {dir}", found.len()))
+                }
+            };
+            let first_error = out.first_error.take();
+            if ok {
+                self.result.steps.push(step.name.into());
+            } else {
+                self.result.steps.push(format!("{} FAILED", step.name));
+                self.say(&format!("step {} FAILED: {why}", step.name));
+                let because = first_error.map(|e| format!(": {e}")).unwrap_or_default();
+                self.result.reason.get_or_insert(format!("{} failed{because}", step.name));
+            }
+            if Instant::now() >= self.deadline {
+                self.result.reason = Some("timed out".into());
+                self.result.steps.push("timed out FAILED".into());
+                break;
+            }
+        }
+        if out.json {
+            self.verify_mio(&out.mio);
+        }
+        out.finish(&mut self.result);
+        if let [first, ..] = &self.result.failed_tests[..] {
+            let n = self.result.failed_tests.len();
+            self.result.reason = Some(format!("{n} test(s) failed: {first}{}", if n > 1 { ", ..." } else { "" }));
+        }
+        let failed = self.result.steps.iter().any(|s| s.ends_with("FAILED")) || self.result.reason.is_some();
+        self.result.status = if failed { Status::Fail } else { Status::Pass };
+        self.result.seconds = start.elapsed().as_secs();
+        let line = format!("result: {} seconds={}", crate::report::status(&self.result), self.result.seconds);
+        self.say(&line);
+        self.result
+    }
+
+    /// mio's dep-info must name the selector and waker files of the cell's
+    /// backend: the compiler's own word on what the target selects.
+    fn verify_mio(&mut self, compiled: &[String]) {
+        let missing: Vec<_> =
+            self.mio.iter().filter(|w| !compiled.iter().any(|f| f.ends_with(&format!("/src/sys/{w}")))).collect();
+        if missing.is_empty() {
+            self.result.mio.clone_from(&self.mio);
+            return self.say(&format!("mio: compiled {}", self.mio.join(" and ")));
+        }
+        let why = format!("mio's dep-info lacks src/sys/{} (it has: {})", missing[0], compiled.join(", "));
+        self.say(&format!("mio: {why}"));
+        self.result.reason.get_or_insert(why);
+        self.result.steps.push("mio FAILED".into());
+    }
+
+    /// Runs `cmd`, its stdout and stderr merged in one pipe; returns its exit
+    /// status (`None`: it did not start, or was killed) and its output.
+    fn spawn(&mut self, cmd: &Cmd, out: &mut Output) -> (Option<i32>, String) {
+        let mut text = String::new();
+        let (mut child, reader) = match start(cmd, self.root) {
+            Ok(started) => started,
+            Err(e) => {
+                self.say(&format!("cannot start {}: {e}", cmd.program));
+                return (None, text);
+            }
+        };
+        *RUNNING.lock().unwrap() = Some(child.id());
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        thread::spawn(move || {
+            let (mut reader, mut line) = (BufReader::new(reader), Vec::new());
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) && tx.send(std::mem::take(&mut line)).is_ok()
+            {
+            }
+        });
+        let mut exited = false;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(bytes) => {
+                    let raw = String::from_utf8_lossy(&bytes);
+                    let raw = raw.trim_end_matches(['\n', '\r']);
+                    let line = strip_ansi(raw);
+                    if line.starts_with("{\"reason\":") {
+                        out.artifact(&line);
+                        continue;
+                    }
+                    if self.echo {
+                        println!("{raw}");
+                    }
+                    let _ = writeln!(self.log, "{line}");
+                    out.line(&line);
+                    text += &line;
+                    text.push('\n');
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                // A daemon the step started (wineserver) may hold the pipe:
+                // stop reading a moment after the step itself exits.
+                Err(RecvTimeoutError::Timeout) if exited => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    exited = child.try_wait().is_ok_and(|s| s.is_some());
+                    if !exited && Instant::now() >= self.deadline {
+                        self.say(&format!("timed out: ending {}", cmd.program));
+                        kill_tree(child.id());
+                    }
+                }
+            }
+        }
+        *RUNNING.lock().unwrap() = None;
+        (child.wait().ok().and_then(|s| s.code()), text)
+    }
+}
+
+fn start(cmd: &Cmd, root: &Path) -> io::Result<(Child, io::PipeReader)> {
+    let (reader, writer) = io::pipe()?;
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args).current_dir(root.join(cmd.dir)).stdin(Stdio::null());
+    command.stdout(writer.try_clone()?).stderr(writer);
+    for (k, v) in &cmd.env {
+        match v {
+            Some(v) => command.env(k, v),
+            None => command.env_remove(k),
+        };
+    }
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    Ok((command.spawn()?, reader))
+}
+
+/// What libtest and cargo said during a cell.
+#[derive(Default)]
+struct Output {
+    binary: String,
+    /// (`binary: test`, outcome, reason)
+    tests: Vec<(String, String, Option<String>)>,
+    summaries: Counts,
+    first_error: Option<String>,
+    /// A build reported its artifacts as JSON; mio's source files it compiled.
+    json: bool,
+    mio: Vec<String>,
+}
+
+impl Output {
+    /// One line of a step's output.
+    fn line(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("Running ") {
+            // `Running tests/echo.rs (target/...)`, `Running unittests src/lib.rs (...)`
+            let path = rest.trim_start_matches("unittests ").split(' ').next().unwrap_or_default();
+            self.binary = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".rs").into();
+        } else if let Some(rest) = trimmed.strip_prefix("Doc-tests ") {
+            self.binary = format!("doc {rest}");
+        } else if let Some((name, outcome)) = line.strip_prefix("test ").and_then(|r| r.split_once(" ... ")) {
+            let (outcome, reason) = outcome.split_once(", ").map_or((outcome, None), |(o, r)| (o, Some(r.into())));
+            if ["ok", "FAILED", "ignored"].contains(&outcome) {
+                self.tests.push((format!("{}: {name}", self.binary), outcome.into(), reason));
+            }
+        } else if let Some(rest) = line.strip_prefix("test result: ") {
+            let number = |word: &str| {
+                let before = rest.split(&format!(" {word};")).next().unwrap_or_default();
+                before.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+            };
+            self.summaries.passed += number("passed");
+            self.summaries.failed += number("failed");
+            self.summaries.ignored += number("ignored");
+        } else if self.first_error.is_none() && (line.starts_with("error:") || line.starts_with("error[")) {
+            self.first_error = Some(line.into());
+        }
+    }
+
+    /// One of cargo's JSON messages: mio's artifact names its dep-info file.
+    fn artifact(&mut self, line: &str) {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { return };
+        if msg["reason"] != "compiler-artifact" || msg["target"]["name"] != "mio" {
+            return;
+        }
+        for file in msg["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+            let path = Path::new(file);
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let dep_info = fs::read_to_string(path.with_file_name(format!("{}.d", stem.trim_start_matches("lib"))));
+            for f in dep_info.unwrap_or_default().replace('\\', "/").split_whitespace() {
+                let f = f.trim_end_matches(':');
+                if f.contains("/src/sys/") && f.ends_with(".rs") && !self.mio.iter().any(|m| m == f) {
+                    self.mio.push(f.into());
+                }
+            }
+        }
+    }
+
+    fn finish(self, r: &mut CellResult) {
+        for (test, outcome, reason) in self.tests {
+            let counts = if test.contains(": black_box::") { &mut r.black_box } else { &mut r.in_process };
+            match outcome.as_str() {
+                "ok" => counts.passed += 1,
+                "FAILED" => {
+                    counts.failed += 1;
+                    r.failed_tests.push(test);
+                }
+                _ => {
+                    counts.ignored += 1;
+                    r.ignored_tests.push(Ignored { test, reason });
+                }
+            }
+        }
+        // libtest's summaries are the totals; say so if the lines disagree.
+        if self.summaries != r.tests() && self.summaries != Counts::default() {
+            r.exceptions.push(format!(
+                "per-test lines count {:?}, libtest's summaries {:?}",
+                r.tests(),
+                self.summaries
+            ));
+        }
+    }
+}
+
+/// Removes terminal escape sequences (`CARGO_TERM_COLOR=always` on Actions).
+pub fn strip_ansi(line: &str) -> String {
+    let (mut out, mut chars) = (String::with_capacity(line.len()), line.chars());
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+        } else if chars.next() == Some('[') {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(strip_ansi("\x1b[1m\x1b[91merror[E0425]\x1b[0m: cannot find"), "error[E0425]: cannot find");
+    }
+
+    #[test]
+    fn libtest_lines_are_counted_by_binary_and_mode() {
+        let mut out = Output::default();
+        for line in [
+            "     Running tests/echo.rs (target/debug/deps/echo-abc)",
+            "test black_box::greets ... ok",
+            "test in_process::greets ... FAILED",
+            "test black_box::stops ... ignored, no signals in WASI",
+            "test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.00s",
+            "error: 1 target failed:",
+            "error: a later error",
+        ] {
+            out.line(line);
+        }
+        assert_eq!(out.first_error.as_deref(), Some("error: 1 target failed:"));
+        let mut r = CellResult::default();
+        out.finish(&mut r);
+        assert_eq!(r.black_box, Counts { passed: 1, failed: 0, ignored: 1 });
+        assert_eq!(r.in_process, Counts { passed: 0, failed: 1, ignored: 0 });
+        assert_eq!(r.failed_tests, ["echo: in_process::greets"]);
+        assert_eq!(r.ignored_tests[0].reason.as_deref(), Some("no signals in WASI"));
+        assert!(r.exceptions.is_empty(), "{:?}", r.exceptions);
+    }
+}
