@@ -228,7 +228,11 @@ impl Server {
         loop {
             let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
-                if err.kind() == ErrorKind::Interrupted {
+                // A signal interrupts the wait with EINTR. Under qemu-user
+                // (i386) a SIGTERM during the wait once came back as EAGAIN,
+                // which epoll_wait does not return natively. Neither means
+                // the loop is broken: wait again.
+                if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) {
                     continue;
                 }
                 return Err(with_context("waiting for events", err));
