@@ -34,8 +34,6 @@ pub struct Plan {
 pub struct Step {
     pub name: &'static str,
     pub what: What,
-    /// Skipped when this file exists (a Wine prefix, made once).
-    pub unless_exists: Option<String>,
 }
 
 #[derive(Debug)]
@@ -235,9 +233,11 @@ impl CellCtx<'_> {
     /// cargo on the cell's toolchain, compiling the library for the cell's
     /// target (so its backend is checked).
     fn cargo<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Cmd {
-        let cmd = Cmd::new("cargo").args([format!("+{}", self.tc)]);
-        let cmd = if self.b.toolchain == Toolchain::NightlyBuildStd { cmd.args(["-Zbuild-std"]) } else { cmd };
-        self.with_env(cmd.args(args), true)
+        let mut cmd = Cmd::new("cargo").args([format!("+{}", self.tc)]).args(args);
+        if self.b.toolchain == Toolchain::NightlyBuildStd {
+            cmd.args.insert(2, "-Zbuild-std".into()); // after the subcommand
+        }
+        self.with_env(cmd, true)
     }
 
     fn clippy(&self, extra: &[&str]) -> Cmd {
@@ -310,9 +310,8 @@ impl CellCtx<'_> {
         let gcc = Cmd::new(self.b.linker.as_deref().unwrap_or("x86_64-w64-mingw32-gcc"));
         let gcc = gcc.args(["-shared", "-O2", "-s", "-o", &format!("{dll}/bcryptprimitives.dll")]);
         plan.run("wine", gcc.args(["ci/wine/bcryptprimitives.c", "ci/wine/bcryptprimitives.def", "-ladvapi32"]));
-        let what = What::Run(self.with_env(Cmd::new("wineboot").args(["--init"]), true));
-        let made = Some(format!("{}/target/wine/prefix/system.reg", self.p.root));
-        plan.steps.push(Step { name: "wine", what, unless_exists: made });
+        // Creates the prefix, or checks it (a second or two) when it exists.
+        plan.run("wine", self.with_env(Cmd::new("wineboot").args(["--init"]), true));
         plan.run("wine", self.with_env(Cmd::new("wineserver").args(["--wait"]), true));
         plan.run("wine", self.with_env(Cmd::new("wineserver").args(["--persistent"]), true));
     }
@@ -353,7 +352,7 @@ impl Plan {
     }
 
     fn step(&mut self, name: &'static str, what: What) {
-        self.steps.push(Step { name, what, unless_exists: None });
+        self.steps.push(Step { name, what });
     }
 
     /// The plan as `--dry-run` prints it: exceptions, then one step a line.
@@ -364,12 +363,8 @@ impl Plan {
 
     /// The step names, once each, in order: what README says the cell runs.
     pub fn summary(&self) -> String {
-        let mut names: Vec<&str> = Vec::new();
-        for step in &self.steps {
-            if !names.contains(&step.name) {
-                names.push(step.name);
-            }
-        }
+        let mut names: Vec<&str> = self.steps.iter().map(|s| s.name).collect();
+        names.dedup();
         names.join(", ")
     }
 }
@@ -396,17 +391,12 @@ impl fmt::Display for Cmd {
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.name)?;
         match &self.what {
-            What::Run(cmd) => write!(f, "{}: {cmd}", self.name)?,
-            What::Fail { cmd, status, says } => {
-                write!(f, "{}: {cmd} (must exit {status} and say {says:?})", self.name)?
-            }
-            What::Clear(dir) => write!(f, "{}: an empty {dir}", self.name)?,
-            What::Empty(dir) => write!(f, "{}: nothing written to {dir}", self.name)?,
-        }
-        match &self.unless_exists {
-            Some(path) => write!(f, " (unless {path} exists)"),
-            None => Ok(()),
+            What::Run(cmd) => write!(f, "{cmd}"),
+            What::Fail { cmd, status, says } => write!(f, "{cmd} (must exit {status} and say {says:?})"),
+            What::Clear(dir) => write!(f, "an empty {dir}"),
+            What::Empty(dir) => write!(f, "nothing written to {dir}"),
         }
     }
 }

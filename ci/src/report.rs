@@ -135,9 +135,40 @@ pub fn write(root: &Path, results: &[CellResult], summary: bool) -> bool {
     }
     println!("\n{md}\nreport: target/matrix-report.json, target/matrix-report.md");
     let ci = env::var("CI").is_ok_and(|v| v == "true");
-    let unavailable = results.iter().any(|r| r.status == Status::Unavailable);
-    if ci && unavailable {
+    if ci && results.iter().any(|r| r.status == Status::Unavailable) {
         println!("CI=true: UNAVAILABLE cells fail the run");
     }
-    results.iter().any(|r| r.status == Status::Fail) || (ci && unavailable)
+    fails(results, ci)
+}
+
+/// A failed cell fails the run, and under `CI=true` an unavailable one does.
+fn fails(results: &[CellResult], ci: bool) -> bool {
+    results.iter().any(|r| r.status == Status::Fail || ci && r.status == Status::Unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Ignored;
+
+    #[test]
+    fn the_report_counts_tests_by_mode_and_fails_on_a_failure_or_an_unavailable_cell_under_ci() {
+        let cell = |name: &str, status| CellResult { cell: name.into(), status, tested: true, ..CellResult::default() };
+        let mut pass = cell("a", Status::Pass);
+        (pass.in_process.passed, pass.black_box) = (3, Counts { passed: 2, failed: 0, ignored: 1 });
+        pass.ignored_tests.push(Ignored { test: "echo: black_box::x".into(), reason: Some("why".into()) });
+        let mut fail = cell("b", Status::Fail);
+        (fail.in_process.failed, fail.reason) = (1, Some("1 test(s) failed: echo: in_process::y".into()));
+        let results = [pass, fail, cell("c", Status::Unavailable)];
+        let md = markdown(Path::new("/nonexistent"), &results);
+        assert!(md.starts_with("### Matrix: 1 PASS, 1 FAIL, 1 UNAVAILABLE\n"), "{md}");
+        assert!(md.contains("\n| a | `` |  |  | PASS | 3/0/0 | 2/0/1 | 0 | 1 ignored |\n"), "{md}");
+        assert!(
+            md.contains("- a: `echo: black_box::x`: why\n") && md.contains("#### b failed: 1 test(s) failed"),
+            "{md}"
+        );
+        assert!(md.ends_with("tests: 5 passed, 1 failed, 1 ignored\n"), "{md}");
+        assert!(fails(&results, false) && !fails(&results[..1], true));
+        assert!(!fails(&results[2..], false) && fails(&results[2..], true));
+    }
 }

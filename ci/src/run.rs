@@ -179,10 +179,6 @@ impl Runner<'_> {
         self.result.exceptions.clone_from(&plan.exceptions);
         plan.exceptions.iter().for_each(|e| self.say(&format!("exception: {e}")));
         for step in &plan.steps {
-            if let Some(path) = step.unless_exists.as_deref().filter(|p| Path::new(p).exists()) {
-                self.say(&format!("==> {}: skipped, {path} exists", step.name));
-                continue;
-            }
             self.say(&format!("==> {step}"));
             let (ok, why) = match &step.what {
                 What::Run(cmd) => {
@@ -224,7 +220,7 @@ impl Runner<'_> {
                 break;
             }
         }
-        if out.json {
+        if out.json && self.result.reason.is_none() {
             self.verify_mio(&out.mio);
         }
         out.finish(&mut self.result);
