@@ -239,8 +239,7 @@ impl Runner<'_> {
     /// mio's dep-info must name the selector and waker files of the cell's
     /// backend: the compiler's own word on what the target selects.
     fn verify_mio(&mut self, compiled: &[String]) {
-        let missing: Vec<_> =
-            self.mio.iter().filter(|w| !compiled.iter().any(|f| f.ends_with(&format!("/src/sys/{w}")))).collect();
+        let missing: Vec<_> = self.mio.iter().filter(|w| !compiled.contains(w)).collect();
         if missing.is_empty() {
             self.result.mio.clone_from(&self.mio);
             return self.say(&format!("mio: compiled {}", self.mio.join(" and ")));
@@ -374,9 +373,10 @@ impl Output {
             let path = Path::new(file);
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             let dep_info = fs::read_to_string(path.with_file_name(format!("{}.d", stem.trim_start_matches("lib"))));
+            // mio's own source files, named relative to its src/sys/.
             for f in dep_info.unwrap_or_default().replace('\\', "/").split_whitespace() {
-                let f = f.trim_end_matches(':');
-                if f.contains("/src/sys/") && f.ends_with(".rs") && !self.mio.iter().any(|m| m == f) {
+                let f = f.trim_end_matches(':').rsplit_once("/src/sys/").map_or("", |(_, f)| f);
+                if f.ends_with(".rs") && !self.mio.iter().any(|m| m == f) {
                     self.mio.push(f.into());
                 }
             }
