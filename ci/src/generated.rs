@@ -53,9 +53,10 @@ fn plans(m: &Matrix) -> Vec<String> {
         let (here, actions) = (render((host, via)), render((actions_host, actions_via)));
         let on_actions = format!("in the Actions job `{job}` on {label} ({actions_host}, `--via {actions_via}`)");
         let mut blocks = vec![(format!("Here ({host}, `--via {via}`)"), here.clone())];
-        match here == actions {
-            true => blocks[0].0 += &format!(" and {on_actions}"),
-            false => blocks.push((format!("{}{}", on_actions[..1].to_uppercase(), &on_actions[1..]), actions)),
+        match (&c.actions, here == actions) {
+            (Actions::None, _) => {}
+            (_, true) => blocks[0].0 += &format!(" and {on_actions}"),
+            (_, false) => blocks.push((format!("{}{}", on_actions[..1].to_uppercase(), &on_actions[1..]), actions)),
         }
         for (heading, steps) in blocks {
             lines.extend([format!("{heading}:"), "~~~text".into()]);
@@ -107,6 +108,7 @@ fn matrix_table(m: &Matrix) -> Vec<String> {
                 Kind::Test(Runner::Qemu(qemu)) => format!(" under {qemu}"),
                 Kind::Test(Runner::Wine) => " under Wine".into(),
                 Kind::Test(Runner::Wasmtime) | Kind::Serve | Kind::ExpectFailure => " under wasmtime".into(),
+                Kind::Cross => " with podman".into(),
                 _ => String::new(),
             };
         } else {
@@ -115,7 +117,10 @@ fn matrix_table(m: &Matrix) -> Vec<String> {
         let note = c.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
         let [local, actions] = machines(c);
         row.push(format!("{}{here}{note}", summary(c, local)));
-        row.push(format!("`{job}` on {machine}: {}", summary(c, actions)));
+        row.push(match c.actions {
+            Actions::None => "not run on Actions".into(),
+            _ => format!("`{job}` on {machine}: {}", summary(c, actions)),
+        });
         lines.push(format!("| {} |", row.join(" | ")));
     }
     lines

@@ -9,7 +9,11 @@ use crate::matrix::{Cell, Kind, Matrix, Runner, Toolchain, Work};
 use crate::plan::{PY_TOOLS, Via, XTASK_TARGETS, venv};
 
 /// wasmtime-cli on crates.io: 48.x is the last that builds with Rust 1.95.
+/// Only the features the cells use (`run` with WASI preview 1 and 2,
+/// components, its compilation cache): 9m49s to build here, where the
+/// default features take 16 to 18 minutes.
 const WASMTIME: (&str, &str) = ("wasmtime-cli", "48.0.8");
+const WASMTIME_FEATURES: &str = "run,cranelift,component-model,parallel-compilation,cache";
 const CARGO_FUZZ: (&str, &str) = ("cargo-fuzz", "0.13.2");
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,7 +32,14 @@ pub enum Need {
     Cross,
     /// The config cell's PyPI tools, in a virtual environment.
     PyTools,
+    /// The Debian image the cross cells' images start from, made here.
+    DebianImage,
 }
+
+/// cross from crates.io for the cross cells: a commit of cross's main (what
+/// the Actions job builds from git) cannot be fetched from crates.io.
+const CROSS: (&str, &str) = ("cross", "0.2.5");
+pub const DEBIAN_IMAGE: &str = "localhost/portable-echo/debian-base:bookworm";
 
 pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
     let apt = |package: &str, probe: &str| Need::Apt { package: package.into(), probe: probe.into() };
@@ -47,6 +58,17 @@ pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
     }
     if *kind == Kind::Test(Runner::Native) && b.target == host && b.cfg.is_empty() {
         v.push(component("rustfmt"));
+    }
+    if *kind == Kind::Cross {
+        let packages =
+            [("podman", "podman"), ("runc", "runc"), ("debootstrap", "debootstrap"), ("uidmap", "newuidmap")];
+        v.extend(
+            packages
+                .iter()
+                .chain(&[("slirp4netns", "slirp4netns"), ("fuse-overlayfs", "fuse-overlayfs")])
+                .map(|(p, c)| apt(p, c)),
+        );
+        v.extend([Need::Crate(CROSS.0, CROSS.1), Need::DebianImage]);
     }
     match kind {
         Kind::Fuzz => v.extend([Need::Crate(CARGO_FUZZ.0, CARGO_FUZZ.1), apt("g++", "g++")]),
@@ -117,6 +139,7 @@ fn have(root: &Path, need: &Need) -> bool {
         Need::Crate(name, version) => lists(&["cargo", "install", "--list"], &format!("{name} v{version}:")),
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
+        Need::DebianImage => output("podman", &["image", "exists", DEBIAN_IMAGE]).is_some(),
     }
 }
 
@@ -131,7 +154,13 @@ fn commands(m: &Matrix, need: &Need) -> Vec<Vec<String>> {
         Need::Component(tc, c) => words(&["rustup", "component", "add", "--toolchain", tc, c]),
         Need::Target(tc, t) => words(&["rustup", "target", "add", "--toolchain", tc, t]),
         Need::Apt { package, .. } => words(&["apt-get", "install", "-y", "-q", package]),
-        Need::Crate(name, version) => words(&["cargo", &stable, "install", &format!("{name}@{version}"), "--locked"]),
+        Need::Crate(name, version) => {
+            let mut words = words(&["cargo", &stable, "install", &format!("{name}@{version}"), "--locked"]);
+            if *name == WASMTIME.0 {
+                words.extend(["--no-default-features", "--features", WASMTIME_FEATURES].map(String::from));
+            }
+            words
+        }
         Need::Cross => {
             words(&["cargo", &stable, "install", "cross", "--locked", "--git", &m.cross.git, "--rev", &m.cross.rev])
         }
@@ -140,7 +169,29 @@ fn commands(m: &Matrix, need: &Need) -> Vec<Vec<String>> {
             let pins = PY_TOOLS.iter().map(|(t, v)| format!("{t}=={v}"));
             return vec![words(&["python3", "-m", "venv", &venv()]), pip.into_iter().chain(pins).collect()];
         }
+        // A minimal Debian 12 from the archive this machine's apt uses.
+        Need::DebianImage => {
+            let (rootfs, tar) = ("target/cross/debian-rootfs", "target/cross/debian-base.tar");
+            return vec![
+                words(&["rm", "-rf", rootfs]),
+                words(&["mkdir", "-p", rootfs]),
+                words(&["debootstrap", "--variant=minbase", "bookworm", rootfs, &debian_mirror()]),
+                words(&["tar", "-C", rootfs, "-cf", tar, "."]),
+                words(&["podman", "import", tar, DEBIAN_IMAGE]),
+                words(&["rm", "-rf", rootfs, tar]),
+            ];
+        }
     }]
+}
+
+/// The Debian archive of this machine's apt sources (debootstrap needs one).
+fn debian_mirror() -> String {
+    let dir = std::fs::read_dir("/etc/apt/sources.list.d").into_iter().flatten().flatten().map(|e| e.path());
+    let texts =
+        std::iter::once("/etc/apt/sources.list".into()).chain(dir).filter_map(|p| std::fs::read_to_string(p).ok());
+    let urls = texts.flat_map(|t| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    let mut urls = urls.filter(|w| w.starts_with("http") && w.trim_end_matches('/').ends_with("/debian"));
+    urls.next().unwrap_or_else(|| "http://deb.debian.org/debian".into())
 }
 
 pub fn describe(m: &Matrix, need: &Need) -> String {
@@ -166,7 +217,10 @@ pub fn missing(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via) -
 /// missing, as printed `missing:` lines.
 pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, log: Option<&Path>) -> Vec<String> {
     let run = |command: &[String]| {
-        let sudo = command[0] == "apt-get" && on_path("sudo") && output("id", &["-u"]).is_none_or(|u| u.trim() != "0");
+        // debootstrap makes root-owned files, which only root can archive and remove.
+        let sudo = ["apt-get", "debootstrap", "tar", "rm"].contains(&command[0].as_str())
+            && on_path("sudo")
+            && output("id", &["-u"]).is_none_or(|u| u.trim() != "0");
         let command = if sudo { [&["sudo".to_string()], command].concat() } else { command.to_vec() };
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]).env("DEBIAN_FRONTEND", "noninteractive").current_dir(root);
@@ -179,21 +233,25 @@ pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, l
     };
     let lacking = missing(m, root, cells, host, via);
     // Debian packages first: one update, one apt-get install.
-    let (apt, other): (Vec<_>, Vec<_>) = lacking.iter().partition(|(n, _)| matches!(n, Need::Apt { .. }));
-    for (need, cells) in apt.iter().chain(&other) {
-        println!("install: {}, needed by {}", describe(m, need), cells.join(" "));
+    let mut packages: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (need, cells) in &lacking {
+        if let Need::Apt { package, .. } = need {
+            packages.entry(package).or_default().extend(cells.iter().cloned());
+        }
     }
-    if !apt.is_empty() {
-        let packages =
-            apt.iter().filter_map(|(n, _)| if let Need::Apt { package, .. } = n { Some(package) } else { None });
+    for (package, cells) in packages.iter_mut() {
+        cells.dedup();
+        println!("install: Debian package {package} (apt-get install), needed by {}", cells.join(" "));
+    }
+    if !packages.is_empty() {
         run(&["apt-get", "update", "-q"].map(String::from));
-        run(&["apt-get", "install", "-y", "-q"]
-            .iter()
-            .map(|w| w.to_string())
-            .chain(packages.cloned())
-            .collect::<Vec<_>>());
+        let install = ["apt-get", "install", "-y", "-q"].into_iter().chain(packages.keys().copied());
+        run(&install.map(String::from).collect::<Vec<_>>());
     }
-    other.iter().flat_map(|(n, _)| commands(m, n)).for_each(|c| run(&c));
+    for (need, cells) in lacking.iter().filter(|(n, _)| !matches!(n, Need::Apt { .. })) {
+        println!("install: {}, needed by {}", describe(m, need), cells.join(" "));
+        commands(m, need).iter().for_each(|c| run(c));
+    }
     let still = missing(m, root, cells, host, via);
     let lines: Vec<_> =
         still.iter().map(|(n, c)| format!("missing: {}, needed by {}", describe(m, n), c.join(" "))).collect();

@@ -96,6 +96,9 @@ pub enum Kind {
     Miri,
     /// AddressSanitizer (`asan`) or ThreadSanitizer (`tsan`): its -Zsanitizer name.
     Sanitizer(&'static str),
+    /// `cross test` with podman, in an image built here from Debian's archive
+    /// (ci/cross/): no Docker, no registry.
+    Cross,
 }
 
 /// What runs a test cell's binaries.
@@ -149,6 +152,8 @@ pub enum Actions {
     Cross,
     /// Job `freebsd`: a FreeBSD VM on ubuntu-latest.
     FreebsdVm,
+    /// No job: the cell exists for machines without what Actions has.
+    None,
 }
 
 impl TryFrom<String> for Actions {
@@ -157,10 +162,11 @@ impl TryFrom<String> for Actions {
         match s.as_str() {
             "cross" => Ok(Actions::Cross),
             "freebsd-vm" => Ok(Actions::FreebsdVm),
+            "none" => Ok(Actions::None),
             _ if ["ubuntu-", "macos-", "windows-"].iter().any(|p| s.starts_with(p)) => Ok(Actions::Hosted(s)),
-            _ => {
-                Err(format!("actions {s:?} is handled by no job (a ubuntu-/macos-/windows- label, cross, freebsd-vm)"))
-            }
+            _ => Err(format!(
+                "actions {s:?} is handled by no job (a ubuntu-/macos-/windows- label, cross, freebsd-vm, none)"
+            )),
         }
     }
 }
@@ -172,6 +178,7 @@ impl Actions {
             Actions::Hosted(label) => ("cells", label),
             Actions::Cross => ("cross", "ubuntu-latest"),
             Actions::FreebsdVm => ("freebsd", "ubuntu-latest"),
+            Actions::None => ("none", "no runner"),
         }
     }
 }
@@ -297,7 +304,7 @@ pub fn linux_can_run(target: &str) -> bool {
 pub fn runs_tests_here(build: &Build, kind: &Kind) -> bool {
     match kind {
         Kind::Test(Runner::Native) => build.target == REFERENCE_HOST,
-        Kind::Test(_) | Kind::ExpectFailure | Kind::Serve | Kind::Sanitizer(_) => true,
+        Kind::Test(_) | Kind::ExpectFailure | Kind::Serve | Kind::Sanitizer(_) | Kind::Cross => true,
         Kind::Check | Kind::Fuzz | Kind::Miri => false,
     }
 }
@@ -316,6 +323,7 @@ fn typed(raw: RawCell, sys: &BTreeMap<String, Sys>, wakers: &BTreeMap<String, Wa
         ("miri", None) => Some(Kind::Miri),
         ("asan", None) => Some(Kind::Sanitizer("address")),
         ("tsan", None) => Some(Kind::Sanitizer("thread")),
+        ("cross", None) => Some(Kind::Cross),
         (other, None) => return fail(&format!("unknown kind {other:?}")),
     };
     let actions = raw.actions.unwrap_or_else(|| Actions::Hosted("ubuntu-latest".into()));

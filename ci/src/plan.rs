@@ -90,6 +90,9 @@ pub fn venv() -> String {
 /// The targets the runner itself must build for: every OS a job runs it on.
 pub const XTASK_TARGETS: [&str; 3] = ["x86_64-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd"];
 
+/// The local images of the cross cells, tagged with their target.
+pub const CROSS_IMAGE: &str = "localhost/portable-echo-cross";
+
 /// The runner of WASI test binaries, with the host's network for preview 2
 /// (its tests bind 127.0.0.1:0); preview 1 programs ignore it.
 const WASMTIME: &str = "wasmtime run -S inherit-network -S tcp";
@@ -183,6 +186,21 @@ impl Planner<'_> {
                 plan.run("miri", c.cargo(args));
             }
             Kind::Sanitizer(s) => c.sanitizer(s, &mut plan),
+            Kind::Cross => {
+                plan.exceptions.push(format!(
+                    "cross's image for {} is built here from Debian's archive (ci/cross/), not pulled from its registry",
+                    b.target
+                ));
+                // podman reuses every layer of an unchanged Containerfile.
+                let image = format!("{CROSS_IMAGE}:{}", b.target);
+                let build =
+                    ["build", "--tag", &image, "--file", &format!("ci/cross/Containerfile.{}", b.target), "ci/cross"];
+                plan.run("image", c.podman(Cmd::new("podman").args(build)));
+                let cmd =
+                    c.podman(Cmd::new("cross").args([format!("+{}", c.tc)]).args(test).args(["--target", &b.target]));
+                let var = format!("CROSS_TARGET_{}_IMAGE", b.target.to_uppercase().replace('-', "_"));
+                plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml").env(&var, image));
+            }
         }
         Ok(plan)
     }
@@ -217,13 +235,19 @@ struct CellCtx<'a> {
 }
 
 impl CellCtx<'_> {
-    /// A cell whose RUSTFLAGS or toolchain would thrash the shared build
-    /// gets a target directory of its own.
+    /// A cell whose RUSTFLAGS, toolchain or build container would thrash the
+    /// shared build gets a target directory of its own.
     fn target_dir(&self) -> String {
-        match self.b.cfg.is_empty() && self.b.toolchain == Toolchain::Stable {
+        match self.b.cfg.is_empty() && self.b.toolchain == Toolchain::Stable && *self.kind != Kind::Cross {
             true => self.p.target_dir.to_string(),
             false => format!("{}/cells/{}", self.p.target_dir, self.name),
         }
+    }
+
+    /// podman with the project's containers.conf, and cross told to use it.
+    fn podman(&self, cmd: Cmd) -> Cmd {
+        let cmd = self.with_env(cmd, true).env("CONTAINERS_CONF", format!("{}/ci/cross/containers.conf", self.p.root));
+        cmd.env("CROSS_CONTAINER_ENGINE", "podman")
     }
 
     fn wasm(&self) -> String {
