@@ -58,6 +58,11 @@ pub struct Config {
     /// until the server accepts them. The kernel may cap it (Linux at
     /// `net.core.somaxconn`, logged at startup when lower).
     pub backlog: u32,
+    /// Stop as on SIGTERM when standard input ends: a stop request every
+    /// runtime can deliver (WASI has no signals, and a launched Windows
+    /// program often has no console to receive Ctrl-C). Off by default,
+    /// because supervisors often give stdin `/dev/null`, which ends at once.
+    pub stop_on_stdin_eof: bool,
 }
 
 impl Default for Config {
@@ -71,6 +76,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
             accept_pause: Duration::from_millis(100),
             backlog: DEFAULT_BACKLOG,
+            stop_on_stdin_eof: false,
         }
     }
 }

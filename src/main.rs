@@ -6,7 +6,6 @@ use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -61,6 +60,11 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG,
           value_parser = clap::value_parser!(u32).range(1..))]
     backlog: u32,
+
+    /// Stop as on SIGTERM when standard input ends (for supervisors, test
+    /// harnesses and WASI, which has no signals)
+    #[arg(long)]
+    stop_on_stdin_eof: bool,
 }
 
 /// A duration given in seconds on the command line; fractions allowed
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
         idle_timeout: (!args.idle_timeout.0.is_zero()).then_some(args.idle_timeout.0),
         shutdown_grace: args.shutdown_grace.0,
         backlog: args.backlog,
+        stop_on_stdin_eof: args.stop_on_stdin_eof,
         ..Config::default()
     };
     let server = match Server::bind(config) {
@@ -127,13 +132,11 @@ fn main() -> ExitCode {
     };
 
     let stop = server.stop_handle();
-    let requests = AtomicUsize::new(0);
     let watching = portable_echo::watch_shutdown_signals(move |signal| {
-        if requests.fetch_add(1, Ordering::SeqCst) == 0 {
+        if stop.stop() {
             info!("{signal}: shutting down (send it again to exit at once)");
-            stop.stop();
         } else {
-            warn!("{signal} again: exiting without waiting");
+            warn!("{signal} while stopping: exiting without waiting");
             std::process::exit(1);
         }
     });

@@ -24,8 +24,11 @@ use crate::sys;
 const LISTENER: Token = Token(0);
 /// Token of the waker that carries stop requests.
 const WAKER: Token = Token(1);
+/// Token of standard input where [`Config::stop_on_stdin_eof`] has the
+/// loop watch it (WASI preview 2; elsewhere a thread does).
+const STDIN: Token = Token(2);
 /// Connection `key` in the slab is registered as `Token(key + FIRST_CONNECTION)`.
-const FIRST_CONNECTION: usize = 2;
+const FIRST_CONNECTION: usize = 3;
 
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
@@ -82,12 +85,15 @@ pub struct StopHandle {
 
 impl StopHandle {
     /// Stop accepting, write what is owed for up to the grace period, close
-    /// everything, and return from [`Server::run`]. Idempotent.
-    pub fn stop(&self) {
-        self.requested.store(true, Ordering::SeqCst);
+    /// everything, and return from [`Server::run`]. Returns whether this was
+    /// the first request; later ones change nothing (the binary exits at
+    /// once on a second one).
+    pub fn stop(&self) -> bool {
+        let first = !self.requested.swap(true, Ordering::SeqCst);
         if let Err(err) = self.waker.wake() {
             error!("waking the event loop to stop: {err}");
         }
+        first
     }
 }
 
@@ -101,6 +107,8 @@ pub struct Server {
     config: Config,
     ctx: Context,
     stop: StopHandle,
+    /// Watches standard input when [`Config::stop_on_stdin_eof`] asks.
+    stdin: Option<sys::StdinEof>,
     stats: Stats,
     /// Connections that used up their read budget and must be driven again.
     yielded: Vec<usize>,
@@ -182,6 +190,23 @@ impl Server {
             .map_err(|err| with_context("registering the listener", err))?;
         let waker = sys::Waker::new(poll.registry(), WAKER)
             .map_err(|err| with_context("creating the waker", err))?;
+        let stop = StopHandle {
+            requested: Arc::new(AtomicBool::new(false)),
+            waker: Arc::new(waker),
+        };
+        let stdin = if config.stop_on_stdin_eof {
+            let on_eof = stop.clone();
+            let on_eof = Box::new(move |what: &'static str| {
+                if on_eof.stop() {
+                    info!("{what}: shutting down (a signal exits at once)");
+                }
+            });
+            let watch = sys::StdinEof::watch(poll.registry(), STDIN, on_eof)
+                .map_err(|err| with_context("watching standard input", err))?;
+            Some(watch)
+        } else {
+            None
+        };
         let ctx = Context::new(&config.greeting, config.max_pending);
         Ok(Server {
             poll,
@@ -189,10 +214,8 @@ impl Server {
             local_addr,
             connections: Slab::new(),
             ctx,
-            stop: StopHandle {
-                requested: Arc::new(AtomicBool::new(false)),
-                waker: Arc::new(waker),
-            },
+            stop,
+            stdin,
             stats: Stats::default(),
             yielded: Vec::new(),
             accept_paused_until: None,
@@ -242,6 +265,11 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {}
+                    STDIN => {
+                        if let Some(stdin) = &mut self.stdin {
+                            stdin.readable(self.poll.registry(), STDIN);
+                        }
+                    }
                     Token(n) => {
                         let ready = Readiness {
                             readable: event.is_readable()

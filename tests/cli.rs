@@ -71,6 +71,7 @@ mod black_box {
             "--idle-timeout",
             "--shutdown-grace",
             "--backlog",
+            "--stop-on-stdin-eof",
             "--help",
             "--version",
         ] {
@@ -158,7 +159,7 @@ mod black_box {
     #[test]
     #[cfg_attr(
         portable_echo_wasmtime,
-        ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"
+        ignore = "about SIGTERM and SIGINT themselves, which WASI preview 2 does not have (its stop request, the end of stdin, runs in every stop test)"
     )]
     fn sigterm_exits_0_with_summary() {
         signal_stops_cleanly(libc::SIGTERM);
@@ -168,10 +169,101 @@ mod black_box {
     #[test]
     #[cfg_attr(
         portable_echo_wasmtime,
-        ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"
+        ignore = "about SIGTERM and SIGINT themselves, which WASI preview 2 does not have (its stop request, the end of stdin, runs in every stop test)"
     )]
     fn sigint_exits_0_with_summary() {
         signal_stops_cleanly(libc::SIGINT);
+    }
+
+    /// `--stop-on-stdin-eof`: bytes on stdin change nothing; its end stops
+    /// the server as SIGTERM does (a clean end of stream to the idle
+    /// client, exit 0, the summary). In every cell: stdin's thread on Unix
+    /// and Windows, stdin in the loop's Poll on WASI preview 2.
+    #[test]
+    fn stdin_eof_with_the_flag_stops_cleanly() {
+        let mut served = Launched::spawn(
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--shutdown-grace",
+                "10",
+                "--idle-timeout",
+                "0",
+                "--stop-on-stdin-eof",
+            ],
+            |_| {},
+        );
+        let mut client = connect(served.addr);
+        expect_greeting(&mut client, GREETING);
+        served.write_stdin(b"bytes on stdin are not its end\n");
+        round_trip(&mut client, b"still served");
+        served.close_stdin();
+        assert_eq!(read_to_end(&mut client), b"");
+        drop(client);
+        let stats = served.finish(STEP);
+        let log = served.log();
+        assert!(
+            log.contains("end of standard input: shutting down"),
+            "{log}"
+        );
+        assert_eq!(stats.connections_served, 1, "{log}");
+        assert_eq!(stats.bytes.bytes_echoed, 12, "{log}");
+    }
+
+    /// Without the flag, the end of stdin is nobody's business: the server
+    /// goes on serving (supervisors often give it /dev/null).
+    #[test]
+    fn stdin_eof_without_the_flag_changes_nothing() {
+        // Not `spawn`, which adds the flag where stdin's end is the cell's
+        // stop request.
+        let mut command = launch::command();
+        command.args(["--addr", "127.0.0.1:0", "--idle-timeout", "0"]);
+        let mut served = Launched::start(command);
+        served.close_stdin();
+        let mut client = connect(served.addr);
+        expect_greeting(&mut client, GREETING);
+        round_trip(&mut client, b"after stdin ended");
+        assert!(served.is_running(), "{}", served.log());
+        assert!(!served.log().contains("shutting down"), "{}", served.log());
+    }
+
+    /// A second stop request exits at once, whichever came first: here the
+    /// end of stdin, then SIGTERM, with a client that never closes and a
+    /// grace period far longer than the test.
+    #[cfg(unix)]
+    #[test]
+    #[cfg_attr(
+        portable_echo_wasmtime,
+        ignore = "about SIGTERM after stdin's end, and WASI preview 2 has no signals"
+    )]
+    fn a_signal_after_stdin_eof_exits_at_once() {
+        let mut served = Launched::spawn(
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--shutdown-grace",
+                "60",
+                "--idle-timeout",
+                "0",
+                "--stop-on-stdin-eof",
+            ],
+            |_| {},
+        );
+        let mut client = connect(served.addr);
+        expect_greeting(&mut client, GREETING);
+        served.close_stdin();
+        eventually(STEP, "the stop after stdin's end", || {
+            served.log().contains("end of standard input")
+        });
+        served.signal(libc::SIGTERM);
+        let status = served.wait(STEP);
+        let log = served.log();
+        assert_eq!(status.code(), Some(1), "{log}");
+        assert!(
+            log.contains("SIGTERM while stopping: exiting without waiting"),
+            "{log}"
+        );
+        drop(client);
     }
 
     /// A launched server has room in its descriptor table for every

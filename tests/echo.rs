@@ -34,14 +34,9 @@ in_both_modes! {
     #[both(cfg_attr(portable_echo_wine, ignore = "Wine 8.0's recv reports the server's reset as an end of stream (a Linux client of the same Wine server sees the reset)"))]
     idle_timeout_resets_a_client_that_stopped_reading,
     idle_timeout_zero_keeps_connections,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_echoes_what_it_received_then_ends_the_stream_cleanly,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_ends_idle_connections_and_stops_accepting,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
+    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "wasmtime 48: closing a connection waits until every byte written reaches the peer (crates/wasi/src/p2/tcp.rs, TcpWriter::cancel), and this peer never reads: the server logs the end of the grace period, then hangs in the close"))]
     stop_gives_up_after_the_grace_period,
 }
 
@@ -54,10 +49,9 @@ fn greets_with_exactly_hello_world_then_echoes(mode: Mode) {
     // The next bytes are the echo, not more greeting.
     round_trip(&mut client, b"ping\n");
     drop(client);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_served, 1);
-        assert_eq!(stats.bytes.bytes_echoed, 5);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_served, 1);
+    assert_eq!(stats.bytes.bytes_echoed, 5);
 }
 
 fn a_custom_greeting_replaces_hello_world(mode: Mode) {
@@ -132,10 +126,9 @@ fn echoes_4_mib_intact(mode: Mode) {
     let data = pattern(4 << 20, 1);
     let back = echo_concurrently(client, data.clone());
     assert!(back == data, "4 MiB echo differs");
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.bytes.bytes_echoed, 4 << 20);
-        assert!(stats.bytes.peak_pending_one <= 64 * 1024);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.bytes.bytes_echoed, 4 << 20);
+    assert!(stats.bytes.peak_pending_one <= 64 * 1024);
 }
 
 fn serves_100_concurrent_clients_byte_for_byte(mode: Mode) {
@@ -171,11 +164,10 @@ fn serves_100_concurrent_clients_byte_for_byte(mode: Mode) {
         .collect();
     let clients: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     drop(clients);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_served, CLIENTS as u64);
-        assert_eq!(stats.peak_connections, CLIENTS);
-        assert_eq!(stats.bytes.bytes_echoed, (CLIENTS * ROUNDS * CHUNK) as u64);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_served, CLIENTS as u64);
+    assert_eq!(stats.peak_connections, CLIENTS);
+    assert_eq!(stats.bytes.bytes_echoed, (CLIENTS * ROUNDS * CHUNK) as u64);
 }
 
 fn half_close_gets_everything_back_then_end_of_stream(mode: Mode) {
@@ -194,9 +186,8 @@ fn half_close_gets_everything_back_then_end_of_stream(mode: Mode) {
     assert_eq!(back.len(), data.len());
     assert!(back == data, "half-closed echo differs");
     drop(reader);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_failed, 0, "a half-close is not an error");
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_failed, 0, "a half-close is not an error");
 }
 
 fn half_close_right_after_connect_still_gets_the_greeting(mode: Mode) {
@@ -219,13 +210,12 @@ fn a_reset_mid_echo_closes_only_that_connection(mode: Mode) {
     drop(late);
     round_trip(&mut survivor, b"and still");
     drop(survivor);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_served, 3);
-        assert_eq!(
-            stats.connections_failed, 1,
-            "the reset is seen as an error on that connection"
-        );
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_served, 3);
+    assert_eq!(
+        stats.connections_failed, 1,
+        "the reset is seen as an error on that connection"
+    );
 }
 
 /// Clients that connect and reset before the server accepts them: the
@@ -287,17 +277,16 @@ fn a_client_that_never_reads_is_capped_and_others_are_served(mode: Mode) {
     drop(other);
     // The stalled client closes without reading: the server resets it.
     drop(stalled);
-    if let Some(stats) = server.stop() {
-        assert!(
-            stats.bytes.peak_pending_one <= MAX_PENDING,
-            "one connection buffered {} bytes, over max-pending {MAX_PENDING}",
-            stats.bytes.peak_pending_one
-        );
-        assert!(
-            stats.bytes.bytes_received < sent as u64 + data.len() as u64,
-            "the server kept reading from a client that does not read"
-        );
-    }
+    let stats = server.stop();
+    assert!(
+        stats.bytes.peak_pending_one <= MAX_PENDING,
+        "one connection buffered {} bytes, over max-pending {MAX_PENDING}",
+        stats.bytes.peak_pending_one
+    );
+    assert!(
+        stats.bytes.bytes_received < sent as u64 + data.len() as u64,
+        "the server kept reading from a client that does not read"
+    );
 }
 
 /// A connection the server sheds is reset (SO_LINGER 0), so the client can
@@ -342,10 +331,9 @@ fn over_max_connections_is_refused_with_a_reset(mode: Mode) {
     round_trip(fourth.as_mut().unwrap(), b"in");
     round_trip(&mut second, b"still served");
     drop((second, fourth));
-    if let Some(stats) = server.stop() {
-        assert!(stats.connections_rejected >= 1);
-        assert_eq!(stats.peak_connections, 2);
-    }
+    let stats = server.stop();
+    assert!(stats.connections_rejected >= 1);
+    assert_eq!(stats.peak_connections, 2);
 }
 
 /// An idle connection that owes nothing gets a clean end of stream, and
@@ -382,10 +370,9 @@ fn idle_timeout_ends_idle_clients_cleanly_and_spares_active_ones(mode: Mode) {
     let mut active = ticking.join().unwrap();
     round_trip(&mut active, b"still alive");
     drop((idle, active));
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_timed_out, 1);
-        assert_eq!(stats.bytes.bytes_discarded, 8);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_timed_out, 1);
+    assert_eq!(stats.bytes.bytes_discarded, 8);
 }
 
 /// A connection idle while it owes bytes its client does not read is reset:
@@ -422,9 +409,8 @@ fn idle_timeout_resets_a_client_that_stopped_reading(mode: Mode) {
         "expected a reset: the flood ended with {flood_ended_by}, the reads with {read_ended_by:?}"
     );
     drop(stalled);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_timed_out, 1);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_timed_out, 1);
 }
 
 /// A greeted client that sends without reading until the server stops
@@ -456,16 +442,15 @@ fn idle_timeout_zero_keeps_connections(mode: Mode) {
     let mut client = server.greeted();
     round_trip(&mut client, b"a");
     drop(client);
-    if let Some(stats) = server.stop() {
-        assert_eq!(stats.connections_timed_out, 0);
-    }
+    let stats = server.stop();
+    assert_eq!(stats.connections_timed_out, 0);
 }
 
 /// What the server had received when the stop came is echoed in full, then
 /// a clean end of stream; what arrives after that is discarded, not
 /// answered with a reset. Every byte is accounted for.
 fn stop_echoes_what_it_received_then_ends_the_stream_cleanly(mode: Mode) {
-    let server = start(mode, config());
+    let mut server = start(mode, config());
     let mut client = server.greeted();
     let data = pattern(128 * 1024, 5);
     // Sent but not read: the server owes what it took in when the stop comes.
@@ -480,7 +465,7 @@ fn stop_echoes_what_it_received_then_ends_the_stream_cleanly(mode: Mode) {
         "the echo differs from what was sent"
     );
     drop(client);
-    let stats: Stats = server.wait(STEP).expect("statistics after a stop");
+    let stats: Stats = server.wait(STEP);
     println!(
         "sent {}, echoed {}, discarded {}",
         data.len(),
@@ -501,7 +486,7 @@ fn stop_echoes_what_it_received_then_ends_the_stream_cleanly(mode: Mode) {
 }
 
 fn stop_ends_idle_connections_and_stops_accepting(mode: Mode) {
-    let server = start(mode, config());
+    let mut server = start(mode, config());
     let mut idle = server.greeted();
     let addr = server.addr;
     server.request_stop();
@@ -511,7 +496,7 @@ fn stop_ends_idle_connections_and_stops_accepting(mode: Mode) {
         "idle client sees end of stream"
     );
     drop(idle);
-    let stats = server.wait(STEP).expect("statistics after a stop");
+    let stats = server.wait(STEP);
     assert_eq!(stats.connections_served, 1);
     assert!(
         TcpStream::connect(addr).is_err(),
@@ -532,7 +517,7 @@ fn stop_gives_up_after_the_grace_period(mode: Mode) {
     // Fills the server's pending queue; the client never reads.
     let (stalled, _) = flooded_client(&server);
     let started = Instant::now();
-    let stats = server.stop().expect("statistics after a stop");
+    let stats = server.stop();
     assert!(
         started.elapsed() >= grace,
         "stopped before the grace period although bytes were owed"
@@ -559,7 +544,7 @@ fn stop_wakes_a_loop_with_no_timer_armed() {
     round_trip(&mut client, b"then nothing");
     drop(client);
     let started = Instant::now();
-    let stats = server.stop().expect("an in-process server has statistics");
+    let stats = server.stop();
     println!("stopped {:?} after the stop request", started.elapsed());
     assert_eq!(stats.connections_served, 1);
 }
@@ -568,8 +553,8 @@ fn stop_wakes_a_loop_with_no_timer_armed() {
 fn stop_handle_works_before_run_and_twice() {
     let server = Server::bind(config()).unwrap();
     let stop = server.stop_handle();
-    stop.stop();
-    stop.stop();
+    assert!(stop.stop(), "the first request is the first");
+    assert!(!stop.stop(), "a second request is not");
     let stats = server.run().unwrap();
     assert_eq!(stats.connections_served, 0);
 }

@@ -25,17 +25,9 @@ use portable_echo::Config;
 use relay::{Relay, ServerEnd};
 
 in_both_modes! {
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_with_peer_bytes_300_ms_away_ends_the_echo_without_a_reset,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_with_peer_bytes_2_s_away_ends_the_echo_without_a_reset,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_cuts_a_peer_that_never_closes_at_the_grace_period,
-    #[black_box(cfg_attr(windows, ignore = "no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console"))]
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it"))]
     stop_under_load_ends_every_echo_cleanly_within_the_grace_period,
 }
 
@@ -56,7 +48,7 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
     const BEFORE: &[u8] = b"received before the stop";
     const DURING: &[u8] = b"still on the way when the stop comes";
     let grace = delay * 3;
-    let server = start(
+    let mut server = start(
         mode,
         Config {
             shutdown_grace: grace,
@@ -76,7 +68,7 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
         "nothing is echoed after the stop, and the end of stream is clean"
     );
     drop(client);
-    let stats = server.wait(grace + STEP).expect("statistics after a stop");
+    let stats = server.wait(grace + STEP);
     let stopped_in = stopped_at.elapsed();
     let report = relay.report(STEP);
     println!(
@@ -103,7 +95,7 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
 /// until the grace period ends, and no longer.
 fn stop_cuts_a_peer_that_never_closes_at_the_grace_period(mode: Mode) {
     let grace = Duration::from_millis(500);
-    let server = start(
+    let mut server = start(
         mode,
         Config {
             shutdown_grace: grace,
@@ -121,7 +113,7 @@ fn stop_cuts_a_peer_that_never_closes_at_the_grace_period(mode: Mode) {
         "the server's end of stream"
     );
     // The client keeps its side open and says nothing.
-    let stats = server.wait(grace + STEP).expect("statistics after a stop");
+    let stats = server.wait(grace + STEP);
     let stopped_in = stopped_at.elapsed();
     println!("a peer that never closed held the stop for {stopped_in:?} (grace {grace:?})");
     assert!(stopped_in >= grace, "the server did not wait for its peer");
@@ -135,7 +127,7 @@ fn stop_cuts_a_peer_that_never_closes_at_the_grace_period(mode: Mode) {
 fn stop_under_load_ends_every_echo_cleanly_within_the_grace_period(mode: Mode) {
     const CLIENTS: usize = 8;
     let grace = Duration::from_secs(5);
-    let server = start(
+    let mut server = start(
         mode,
         Config {
             shutdown_grace: grace,
@@ -164,7 +156,7 @@ fn stop_under_load_ends_every_echo_cleanly_within_the_grace_period(mode: Mode) {
                 .expect("a client saw a wrong byte, a reset or an early close")
         })
         .collect();
-    let stats = server.wait(grace + STEP).expect("statistics after a stop");
+    let stats = server.wait(grace + STEP);
     let stopped_in = stopped_at.elapsed();
     println!(
         "under load: (round trips, bytes, cut by the stop) {loads:?}; stopped in {stopped_in:?} \

@@ -13,8 +13,9 @@ use windows_sys::Win32::Networking::WinSock::{
     setsockopt,
 };
 
-use super::{Accepted, OnSignal};
+use super::{Accepted, OnStopRequest};
 
+pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
 
 pub(crate) const BACKEND: &str = "iocp";
@@ -96,7 +97,7 @@ pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
 }
 
 /// Ctrl-C and Ctrl-Break (the console's way to ask a program to stop).
-pub(crate) fn watch_shutdown_signals(on_signal: OnSignal) -> io::Result<()> {
+pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
     ctrlc::set_handler(move || on_signal("Ctrl-C/Ctrl-Break")).map_err(io::Error::other)
 }
 

@@ -48,6 +48,12 @@
 //! * `watch_shutdown_signals(on_signal)`: calls `on_signal(name)` from a
 //!   background thread on each shutdown request: SIGINT or SIGTERM on Unix,
 //!   Ctrl-C or Ctrl-Break on Windows; nothing on WASI.
+//! * `StdinEof`: the watch of standard input that `--stop-on-stdin-eof`
+//!   asks for. `StdinEof::watch(registry, token, on_eof)` starts it and
+//!   `on_eof` runs once stdin ends; the loop calls `readable(registry,
+//!   token)` on each event for `token`. Where threads exist a thread reads
+//!   stdin (stdin_thread.rs); WASI preview 2 has none, so stdin is
+//!   registered in the loop's `Poll` instead.
 //! * `Waker`: wakes the event loop from another thread (`mio::Waker`; a stub
 //!   on WASI, where mio has no public waker and there is no other thread).
 
@@ -64,11 +70,15 @@ pub(crate) const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
 /// tell it safely.
 pub(crate) type Accepted = (TcpStream, Option<SocketAddr>);
 
-/// What `on_signal` of `watch_shutdown_signals` is given: the signal's name.
-pub(crate) type OnSignal = Box<dyn Fn(&'static str) + Send + 'static>;
+/// What `watch_shutdown_signals` and `StdinEof::watch` call with the
+/// request's name (`SIGTERM`, `end of standard input`).
+pub(crate) type OnStopRequest = Box<dyn Fn(&'static str) + Send + 'static>;
 
 #[cfg(unix)]
 mod unix;
+
+#[cfg(not(target_os = "wasi"))]
+mod stdin_thread;
 
 /// Compiles the backend module `$module` and names it for the check below.
 macro_rules! backend {
@@ -131,12 +141,16 @@ const _: fn(&TcpListener, usize) -> io::Result<()> = reserve_descriptors;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
 const _: fn(&TcpStream) -> io::Result<()> = set_reset_on_close;
 const _: fn(&io::Error) -> bool = is_resource_exhaustion;
-const _: fn(OnSignal) -> io::Result<()> = watch_shutdown_signals;
+const _: fn(OnStopRequest) -> io::Result<()> = watch_shutdown_signals;
+const _: fn(&Registry, Token, OnStopRequest) -> io::Result<StdinEof> = StdinEof::watch;
+const _: fn(&mut StdinEof, &Registry, Token) = StdinEof::readable;
 const _: fn(&Registry, Token) -> io::Result<Waker> = Waker::new;
 const _: fn(&Waker) -> io::Result<()> = Waker::wake;
 const _: () = {
     const fn shared_across_threads<T: Send + Sync + std::fmt::Debug>() {}
-    shared_across_threads::<Waker>()
+    shared_across_threads::<Waker>();
+    const fn debug<T: std::fmt::Debug>() {}
+    debug::<StdinEof>()
 };
 
 // A matrix cell names the backend its target must select, as

@@ -11,8 +11,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::{Domain, Socket, Type};
 
-use super::{Accepted, OnSignal};
+use super::{Accepted, OnStopRequest};
 
+pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
 
 /// SO_REUSEADDR, so a restart is not refused while old connections sit in
@@ -128,7 +129,7 @@ pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
     )
 }
 
-pub(crate) fn watch_shutdown_signals(on_signal: OnSignal) -> io::Result<()> {
+pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("shutdown-signals".into())

@@ -6,7 +6,7 @@ use std::io;
 use mio::net::TcpListener;
 use mio::{Registry, Token};
 
-use super::OnSignal;
+use super::OnStopRequest;
 
 /// The errno values of wasi-libc that mean descriptors or memory ran out.
 pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
@@ -22,8 +22,9 @@ pub(crate) fn reserve_descriptors(_listener: &TcpListener, _count: usize) -> io:
     Ok(())
 }
 
-/// WASI has no signals: a WASI server is stopped by ending its runtime.
-pub(crate) fn watch_shutdown_signals(_on_signal: OnSignal) -> io::Result<()> {
+/// WASI has no signals: a WASI server stops cleanly on the end of its
+/// standard input (`--stop-on-stdin-eof`), or ends with its runtime.
+pub(crate) fn watch_shutdown_signals(_on_signal: OnStopRequest) -> io::Result<()> {
     Ok(())
 }
 

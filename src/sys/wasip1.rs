@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
-use super::{Accepted, BIND_UNSUPPORTED};
+use super::{Accepted, BIND_UNSUPPORTED, OnStopRequest};
 
 pub(crate) use super::wasi::{
     Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
@@ -39,4 +39,19 @@ pub(crate) fn accept(
 /// Never called: no connection exists on WASI preview 1.
 pub(crate) fn set_reset_on_close(_stream: &TcpStream) -> io::Result<()> {
     Ok(())
+}
+
+/// No server runs on WASI preview 1 (nothing can be bound), so nothing
+/// watches its standard input.
+#[derive(Debug)]
+pub(crate) struct StdinEof(());
+
+impl StdinEof {
+    /// Never called: binding fails first.
+    pub(crate) fn watch(_registry: &Registry, _token: Token, _on_eof: OnStopRequest) -> io::Result<StdinEof> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, BIND_UNSUPPORTED))
+    }
+
+    /// Never called: nothing is registered.
+    pub(crate) fn readable(&mut self, _registry: &Registry, _token: Token) {}
 }

@@ -5,18 +5,24 @@
 //! workaround says what forces it, so it can go when upstream is fixed.
 //!
 //! What the platform cannot do: there are no signals and no threads, so a
-//! running server is stopped only by ending the runtime; and the peer's
-//! address of an accepted connection is never asked for (see [`accept`]).
+//! running server stops cleanly only on `--stop-on-stdin-eof`'s request,
+//! watched in the loop (see [`StdinEof`]); and the peer's address of an
+//! accepted connection is never asked for (see [`accept`]).
 
-use std::io;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd};
 
 use mio::net::{TcpListener, TcpStream};
+use log::{error, warn};
+use mio::wasi::SourceFd;
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Socket, Type};
 
-use super::Accepted;
+use super::{Accepted, OnStopRequest};
 
 pub(crate) use super::wasi::{
     Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
@@ -102,4 +108,55 @@ pub(crate) fn accept(
 /// is unsent, instead of an end of stream.
 pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
     socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
+}
+
+/// Standard input registered in the loop's `Poll` (wasmtime 48: data and
+/// its end both arrive as readable, never as read-closed). mio's poll(2)
+/// selector drops the interest after each event, so every read that is not
+/// the end re-registers.
+pub(crate) struct StdinEof {
+    on_eof: Option<OnStopRequest>,
+}
+
+/// Descriptor 0: wasi-libc's standard input.
+const STDIN: i32 = 0;
+
+impl StdinEof {
+    pub(crate) fn watch(registry: &Registry, token: Token, on_eof: OnStopRequest) -> io::Result<StdinEof> {
+        registry.register(&mut SourceFd(&STDIN), token, Interest::READABLE)?;
+        Ok(StdinEof { on_eof: Some(on_eof) })
+    }
+
+    /// Reads once, unbuffered (std's buffered `Stdin` would hide the end
+    /// behind data it holds): 0 bytes is the end; anything else is
+    /// discarded. A read error counts as the end, as on the other platforms.
+    pub(crate) fn readable(&mut self, registry: &Registry, token: Token) {
+        // SAFETY: descriptor 0 stays open for the whole program;
+        // ManuallyDrop keeps this `File` from closing it.
+        let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(STDIN) });
+        let mut discarded = [0; 4096];
+        match stdin.read(&mut discarded) {
+            Ok(0) => {}
+            Ok(_) => return self.rearm(registry, token),
+            Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+                return self.rearm(registry, token);
+            }
+            Err(err) => warn!("reading standard input: {err}; taking it as its end"),
+        }
+        if let Some(on_eof) = self.on_eof.take() {
+            on_eof("end of standard input");
+        }
+    }
+
+    fn rearm(&self, registry: &Registry, token: Token) {
+        if let Err(err) = registry.reregister(&mut SourceFd(&STDIN), token, Interest::READABLE) {
+            error!("watching standard input again: {err}; its end will not stop the server");
+        }
+    }
+}
+
+impl fmt::Debug for StdinEof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StdinEof").field("ended", &self.on_eof.is_none()).finish()
+    }
 }

@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,14 +20,22 @@ use portable_echo::{Config, Stats};
 
 use super::STEP;
 
-/// Whether a launched server can be asked to stop gracefully here, and if
-/// not, why (the tests that need it name this reason).
-pub const GRACEFUL_STOP: Result<(), &str> = if cfg!(portable_echo_wasmtime) {
-    Err("WASI preview 2 has no signals: a server under wasmtime is stopped only by killing it")
-} else if cfg!(windows) {
-    Err("no signal reaches a launched Windows program: Ctrl-C and Ctrl-Break need a shared console")
+/// How [`Launched::request_stop`] asks a launched server to stop here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopRequest {
+    /// SIGTERM: Unix, also through qemu-user, which delivers it to the guest.
+    Sigterm,
+    /// The end of its standard input, with `--stop-on-stdin-eof`: WASI
+    /// preview 2 has no signals, and a launched Windows program receives no
+    /// Ctrl-C or Ctrl-Break without sharing a console with the test.
+    StdinEof,
+}
+
+/// The stop request of this cell's runtime.
+pub const STOP_REQUEST: StopRequest = if cfg!(any(portable_echo_wasmtime, windows)) {
+    StopRequest::StdinEof
 } else {
-    Ok(())
+    StopRequest::Sigterm
 };
 
 /// The backend the launched binary reports: the test's own, except under
@@ -100,7 +108,7 @@ pub fn args_of(config: &Config) -> Vec<String> {
     let greeting = String::from_utf8(config.greeting.clone())
         .expect("a launched server's greeting is a command-line argument: it must be UTF-8");
     let secs = |duration: Duration| duration.as_secs_f64().to_string();
-    vec![
+    let mut args = vec![
         "--addr".into(),
         config.addr.to_string(),
         "--greeting".into(),
@@ -115,7 +123,11 @@ pub fn args_of(config: &Config) -> Vec<String> {
         secs(config.shutdown_grace),
         "--backlog".into(),
         config.backlog.to_string(),
-    ]
+    ];
+    if config.stop_on_stdin_eof {
+        args.push("--stop-on-stdin-eof".into());
+    }
+    args
 }
 
 /// The binary in a child process, listening, with its stderr (the log) in
@@ -123,6 +135,9 @@ pub fn args_of(config: &Config) -> Vec<String> {
 pub struct Launched {
     pub addr: SocketAddr,
     child: Child,
+    /// The server's stdin, a pipe held open until [`Launched::close_stdin`]
+    /// (an end of file the server ignores unless `--stop-on-stdin-eof`).
+    stdin: Option<ChildStdin>,
     stderr: File,
     stdout: BufReader<ChildStdout>,
 }
@@ -134,21 +149,33 @@ impl Launched {
     }
 
     /// Starts the binary with `args` (which must make it listen), after
-    /// `setup` adjusted the command; waits for and checks the `listening on`
-    /// line.
+    /// `setup` adjusted the command, with `--stop-on-stdin-eof` where
+    /// [`STOP_REQUEST`] needs it; see [`Launched::start`].
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(
         args: &[S],
         setup: impl FnOnce(&mut Command),
     ) -> Launched {
-        let stderr = tempfile::tempfile().unwrap();
         let mut command = command();
+        command.args(args);
+        let flag = "--stop-on-stdin-eof";
+        if STOP_REQUEST == StopRequest::StdinEof && !args.iter().any(|arg| arg.as_ref() == flag) {
+            command.arg(flag);
+        }
+        setup(&mut command);
+        Launched::start(command)
+    }
+
+    /// Starts `command` (from [`command`]) with stdin a pipe, stdout read
+    /// here and stderr in a file; waits for and checks the `listening on`
+    /// line.
+    pub fn start(mut command: Command) -> Launched {
+        let stderr = tempfile::tempfile().unwrap();
         command
-            .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr.try_clone().unwrap());
-        setup(&mut command);
         let mut child = command.spawn().expect("starting portable-echo");
+        let stdin = child.stdin.take();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         // The first line, with a deadline: a server that never listens must
         // fail the test, not hang it.
@@ -178,6 +205,7 @@ impl Launched {
         Launched {
             addr,
             child,
+            stdin,
             stderr,
             stdout,
         }
@@ -218,11 +246,29 @@ impl Launched {
         assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
     }
 
-    /// Asks the server to stop (SIGTERM) where [`GRACEFUL_STOP`] allows.
-    pub fn request_stop(&self) {
-        #[cfg(unix)]
-        if GRACEFUL_STOP.is_ok() {
-            self.signal(libc::SIGTERM);
+    /// Writes `bytes` to the server's stdin.
+    pub fn write_stdin(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin is still open");
+        stdin
+            .write_all(bytes)
+            .and_then(|()| stdin.flush())
+            .expect("writing to the server's stdin");
+    }
+
+    /// Closes the server's stdin: its end of file.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take().expect("stdin is closed once"));
+    }
+
+    /// Asks the server to stop the way [`STOP_REQUEST`] says.
+    pub fn request_stop(&mut self) {
+        match STOP_REQUEST {
+            #[cfg(unix)]
+            StopRequest::Sigterm => self.signal(libc::SIGTERM),
+            #[cfg(not(unix))]
+            StopRequest::Sigterm => unreachable!("SIGTERM is the stop request only on Unix"),
+            StopRequest::StdinEof => self.close_stdin(),
         }
     }
 
@@ -246,17 +292,12 @@ impl Launched {
     }
 
     /// After [`Launched::request_stop`]: the exit (status 0) and the
-    /// statistics of its last log line; `None`, after killing it, where no
-    /// graceful stop is possible.
-    pub fn finish(&mut self, within: Duration) -> Option<Stats> {
-        if let Err(why) = GRACEFUL_STOP {
-            println!("launched server killed, its statistics unchecked: {why}");
-            return None;
-        }
+    /// statistics of its last log line.
+    pub fn finish(&mut self, within: Duration) -> Stats {
         let status = self.wait(within);
         let log = self.log();
         assert_eq!(status.code(), Some(0), "exit status; log:\n{log}");
-        Some(parse_stats(&log).unwrap_or_else(|| panic!("no summary line in the log:\n{log}")))
+        parse_stats(&log).unwrap_or_else(|| panic!("no summary line in the log:\n{log}"))
     }
 }
 

@@ -154,44 +154,33 @@ pub fn raise_descriptor_limit(wanted: usize) -> usize {
 
 impl TestServer {
     /// Stops the server gracefully and returns its statistics (read back from
-    /// the launched binary's last log line), or `None` where this runtime
-    /// cannot ask a launched server to stop (see [`launch::GRACEFUL_STOP`]):
-    /// then the server is killed, and the test checks only what a client saw.
-    /// Fails if the server does not finish within `within`.
-    pub fn stop_within(self, within: Duration) -> Option<Stats> {
+    /// the launched binary's last log line). Fails if the server does not
+    /// finish within `within`.
+    pub fn stop_within(mut self, within: Duration) -> Stats {
         self.request_stop();
         self.wait(within)
     }
 
-    pub fn stop(self) -> Option<Stats> {
+    pub fn stop(self) -> Stats {
         self.stop_within(STEP)
     }
 
     /// Asks the server to stop without waiting for it.
-    pub fn request_stop(&self) {
-        match &self.running {
-            Running::InProcess { stop, .. } => stop.stop(),
+    pub fn request_stop(&mut self) {
+        match &mut self.running {
+            Running::InProcess { stop, .. } => assert!(stop.stop(), "one stop request per server"),
             Running::Launched(launched) => launched.request_stop(),
         }
     }
 
     /// Waits for the server to finish after a stop was requested.
-    pub fn wait(self, within: Duration) -> Option<Stats> {
+    pub fn wait(self, within: Duration) -> Stats {
         match self.running {
             Running::InProcess { done, .. } => match done.recv_timeout(within) {
-                Ok(result) => Some(result.expect("server loop failed")),
+                Ok(result) => result.expect("server loop failed"),
                 Err(err) => panic!("server did not return within {within:?}: {err}"),
             },
             Running::Launched(mut launched) => launched.finish(within),
-        }
-    }
-
-    /// Whether a graceful stop is possible here, so a test that is about the
-    /// stop itself can say why it checks nothing.
-    pub fn can_stop(&self) -> Result<(), &'static str> {
-        match self.running {
-            Running::InProcess { .. } => Ok(()),
-            Running::Launched(_) => launch::GRACEFUL_STOP,
         }
     }
 
