@@ -3,8 +3,8 @@
 //! stream; what arrives later is read and discarded until the peer closes or
 //! the grace period ends. A peer is never answered with a reset, however
 //! late its bytes arrive. Each test runs in process and against the launched
-//! binary (tests/common: `in_both_modes!`); the binary is stopped with
-//! SIGTERM, which Windows and WASI preview 2 programs cannot receive.
+//! binary (tests/common: `in_both_modes!`); the binary is stopped the way
+//! its runtime can be asked (tests/common/launch.rs, `STOP_REQUEST`).
 #![cfg(not(target_os = "wasi"))]
 
 #[path = "common/abuse.rs"]
