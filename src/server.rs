@@ -30,6 +30,10 @@ const STDIN: Token = Token(2);
 /// Connection `key` in the slab is registered as `Token(key + FIRST_CONNECTION)`.
 const FIRST_CONNECTION: usize = 3;
 
+/// How often connections whose close would wait on their peer are tried
+/// again (see [`sys::close_would_wait`]).
+const CLOSE_RETRY: Duration = Duration::from_millis(100);
+
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
 /// What a server did over its lifetime, returned by [`Server::run`].
@@ -110,6 +114,10 @@ pub struct Server {
     /// Watches standard input when [`Config::stop_on_stdin_eof`] asks.
     stdin: Option<sys::StdinEof>,
     stats: Stats,
+    /// Streams already ended for the server whose close would wait on their
+    /// peer (WASI preview 2 only), closed once it no longer would.
+    closing: Vec<TcpStream>,
+    next_close_retry: Option<Instant>,
     /// Connections that used up their read budget and must be driven again.
     yielded: Vec<usize>,
     /// Accepting resumes at this time after running out of descriptors.
@@ -217,6 +225,8 @@ impl Server {
             stop,
             stdin,
             stats: Stats::default(),
+            closing: Vec::new(),
+            next_close_retry: None,
             yielded: Vec::new(),
             accept_paused_until: None,
             stop_deadline: None,
@@ -318,6 +328,13 @@ impl Server {
         {
             self.close(key);
         }
+        if !self.closing.is_empty() {
+            warn!(
+                "{} connections ended for the server are left open: closing them would wait for peers that read nothing",
+                self.closing.len()
+            );
+            self.closing.drain(..).for_each(std::mem::forget);
+        }
         self.stats.bytes = self.ctx.counters;
         let stats = self.stats;
         info!("stopped: {stats}");
@@ -333,6 +350,7 @@ impl Server {
         [
             self.next_idle_sweep,
             self.accept_paused_until,
+            self.next_close_retry,
             self.stop_deadline,
             self.rejections.due(),
             self.accept_failures.due(),
@@ -353,6 +371,10 @@ impl Server {
         if self.next_idle_sweep.is_some_and(|at| now >= at) {
             self.close_idle();
             self.schedule_idle_sweep();
+        }
+        if self.next_close_retry.is_some_and(|at| now >= at) {
+            self.closing.retain(sys::close_would_wait);
+            self.next_close_retry = (!self.closing.is_empty()).then(|| now + CLOSE_RETRY);
         }
         self.rejections.report(now);
         self.accept_failures.report(now);
@@ -476,7 +498,7 @@ impl Server {
         let key = self.connections.vacant_key();
         let token = Token(key + FIRST_CONNECTION);
         let peer = Peer { addr, token };
-        if self.connections.len() >= self.config.max_connections {
+        if self.connections.len() + self.closing.len() >= self.config.max_connections {
             // A reset, not an end of stream: the client learns it was refused
             // (not served and finished), and the server keeps no TIME_WAIT
             // state for the clients it sheds.
@@ -546,7 +568,20 @@ impl Server {
     fn close(&mut self, key: usize) {
         let mut client = self.connections.remove(key);
         client.conn.discard(&mut self.ctx.counters);
-        // Dropping the stream closes it and removes it from the selector.
+        // Dropping the stream closes it and removes it from the selector,
+        // unless the close would wait on the peer: then it waits here.
+        if sys::close_would_wait(&client.stream) {
+            debug!(
+                "{}: closing would wait for the peer to read; closing it once it has",
+                client.peer
+            );
+            if let Err(err) = self.poll.registry().deregister(&mut client.stream) {
+                debug!("{}: deregistering: {}", client.peer, describe(&err));
+            }
+            self.closing.push(client.stream);
+            self.next_close_retry
+                .get_or_insert(self.ctx.now + CLOSE_RETRY);
+        }
     }
 
     /// Closes a connection with a reset, discarding what it owes.

@@ -38,6 +38,9 @@
 //!   one accepted, non-blocking connection and its peer's address where the
 //!   platform can tell it safely (not on WASI preview 2). `registry` and
 //!   `token` are the listener's, for platforms whose accept must re-arm it.
+//! * `close_would_wait(&TcpStream) -> bool`: whether dropping the stream
+//!   now would block until its peer reads (only on WASI preview 2, see
+//!   wasip2.rs); the loop then keeps it and tries again later.
 //! * `set_reset_on_close(&TcpStream) -> io::Result<()>`: makes the close of
 //!   that connection a reset (SO_LINGER 0), for the connections the server
 //!   sheds on purpose (over the limit, or idle while owing bytes).
@@ -139,6 +142,7 @@ const _: fn(SocketAddr, u32) -> io::Result<TcpListener> = bind_listener;
 const _: fn() -> Option<u32> = listen_backlog_cap;
 const _: fn(&TcpListener, usize) -> io::Result<()> = reserve_descriptors;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
+const _: fn(&TcpStream) -> bool = close_would_wait;
 const _: fn(&TcpStream) -> io::Result<()> = set_reset_on_close;
 const _: fn(&io::Error) -> bool = is_resource_exhaustion;
 const _: fn(OnStopRequest) -> io::Result<()> = watch_shutdown_signals;

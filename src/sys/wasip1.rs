@@ -37,6 +37,11 @@ pub(crate) fn accept(
 }
 
 /// Never called: no connection exists on WASI preview 1.
+pub(crate) fn close_would_wait(_stream: &TcpStream) -> bool {
+    false
+}
+
+/// Never called: no connection exists on WASI preview 1.
 pub(crate) fn set_reset_on_close(_stream: &TcpStream) -> io::Result<()> {
     Ok(())
 }

@@ -104,6 +104,20 @@ pub(crate) fn accept(
     Ok((TcpStream::from_std(stream), None))
 }
 
+/// Whether closing `stream` now would block the whole server. wasmtime 48
+/// completes a pending write before it closes an output stream, and waits
+/// for the socket to be writable even without one (crates/wasi/src/p2/
+/// tcp.rs at v48.0.0: `TcpWriter::cancel` awaits `ready`), so closing a
+/// stream whose peer reads nothing hangs: under a stalled client, the idle
+/// reset and the end of a stop's grace period did. Not writable at once
+/// (poll(2) with no timeout reports nothing) means the close would wait.
+pub(crate) fn close_would_wait(stream: &TcpStream) -> bool {
+    let mut pollfd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd for an open descriptor; no timeout.
+    // Writable, or an error the close will not wait for: close now.
+    unsafe { libc::poll(&mut pollfd, 1, 0) == 0 }
+}
+
 /// SO_LINGER with a zero timeout: closing sends a reset and discards what
 /// is unsent, instead of an end of stream.
 pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
