@@ -133,12 +133,15 @@ fn main() -> ExitCode {
 
     let stop = server.stop_handle();
     let watching = portable_echo::watch_shutdown_signals(move |signal| {
-        if stop.stop() {
-            info!("{signal}: shutting down (send it again to exit at once)");
-        } else {
+        if stop.is_stopping() {
             warn!("{signal} while stopping: exiting without waiting");
             std::process::exit(1);
         }
+        // Logged before the loop wakes and logs too: under qemu-i386, a
+        // stop that woke the loop first lost the process to "RefCell already
+        // borrowed" in std's stderr when both threads logged at once.
+        info!("{signal}: shutting down (send it again to exit at once)");
+        stop.stop();
     });
     if let Err(err) = watching {
         eprintln!("portable-echo: {err}");

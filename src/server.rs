@@ -89,15 +89,18 @@ pub struct StopHandle {
 
 impl StopHandle {
     /// Stop accepting, write what is owed for up to the grace period, close
-    /// everything, and return from [`Server::run`]. Returns whether this was
-    /// the first request; later ones change nothing (the binary exits at
-    /// once on a second one).
-    pub fn stop(&self) -> bool {
-        let first = !self.requested.swap(true, Ordering::SeqCst);
+    /// everything, and return from [`Server::run`]. Idempotent.
+    pub fn stop(&self) {
+        self.requested.store(true, Ordering::SeqCst);
         if let Err(err) = self.waker.wake() {
             error!("waking the event loop to stop: {err}");
         }
-        first
+    }
+
+    /// Whether a stop was requested (the binary exits at once on a second
+    /// request, whichever way the first came).
+    pub fn is_stopping(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
     }
 }
 
@@ -205,8 +208,10 @@ impl Server {
         let stdin = if config.stop_on_stdin_eof {
             let on_eof = stop.clone();
             let on_eof = Box::new(move |what: &'static str| {
-                if on_eof.stop() {
+                // Logged before the loop wakes to log its own stop: see main.rs.
+                if !on_eof.is_stopping() {
                     info!("{what}: shutting down (a signal exits at once)");
+                    on_eof.stop();
                 }
             });
             let watch = sys::StdinEof::watch(poll.registry(), STDIN, on_eof)

@@ -168,7 +168,7 @@ impl TestServer {
     /// Asks the server to stop without waiting for it.
     pub fn request_stop(&mut self) {
         match &mut self.running {
-            Running::InProcess { stop, .. } => assert!(stop.stop(), "one stop request per server"),
+            Running::InProcess { stop, .. } => stop.stop(),
             Running::Launched(launched) => launched.request_stop(),
         }
     }
