@@ -12,9 +12,16 @@ use crate::plan::{PY_TOOLS, Via, XTASK_TARGETS, venv};
 /// Only the features the cells use (`run` with WASI preview 1 and 2,
 /// components, its compilation cache): 9m49s to build here, where the
 /// default features take 16 to 18 minutes.
-const WASMTIME: (&str, &str) = ("wasmtime-cli", "48.0.8");
-const WASMTIME_FEATURES: &str = "run,cranelift,component-model,parallel-compilation,cache";
-const CARGO_FUZZ: (&str, &str) = ("cargo-fuzz", "0.13.2");
+const WASMTIME: Need = Need::Crate(
+    "wasmtime-cli",
+    "48.0.8",
+    " --no-default-features --features run,cranelift,component-model,parallel-compilation,cache",
+);
+const CARGO_FUZZ: Need = Need::Crate("cargo-fuzz", "0.13.2", "");
+/// cross from crates.io for the cross cells: a commit of cross's main (what
+/// the Actions job builds from git) cannot be fetched from crates.io.
+const CROSS: Need = Need::Crate("cross", "0.2.5", "");
+const DEBIAN_IMAGE: &str = "localhost/portable-echo/debian-base:bookworm";
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
@@ -26,8 +33,8 @@ pub enum Need {
         package: String,
         probe: String,
     },
-    /// `cargo install CRATE@VERSION --locked`, checked against crates.io.
-    Crate(&'static str, &'static str),
+    /// `cargo install CRATE@VERSION --locked` and extra arguments.
+    Crate(&'static str, &'static str, &'static str),
     /// cross from git at the pinned commit (the Actions `cross` job).
     Cross,
     /// The config cell's PyPI tools, in a virtual environment.
@@ -35,11 +42,6 @@ pub enum Need {
     /// The Debian image the cross cells' images start from, made here.
     DebianImage,
 }
-
-/// cross from crates.io for the cross cells: a commit of cross's main (what
-/// the Actions job builds from git) cannot be fetched from crates.io.
-const CROSS: (&str, &str) = ("cross", "0.2.5");
-pub const DEBIAN_IMAGE: &str = "localhost/portable-echo/debian-base:bookworm";
 
 pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
     let apt = |package: &str, probe: &str| Need::Apt { package: package.into(), probe: probe.into() };
@@ -60,18 +62,12 @@ pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
         v.push(component("rustfmt"));
     }
     if *kind == Kind::Cross {
-        let packages =
-            [("podman", "podman"), ("runc", "runc"), ("debootstrap", "debootstrap"), ("uidmap", "newuidmap")];
-        v.extend(
-            packages
-                .iter()
-                .chain(&[("slirp4netns", "slirp4netns"), ("fuse-overlayfs", "fuse-overlayfs")])
-                .map(|(p, c)| apt(p, c)),
-        );
-        v.extend([Need::Crate(CROSS.0, CROSS.1), Need::DebianImage]);
+        let packages = ["podman", "runc", "debootstrap", "uidmap", "slirp4netns", "fuse-overlayfs"];
+        v.extend(packages.map(|p| apt(p, if p == "uidmap" { "newuidmap" } else { p })));
+        v.extend([CROSS, Need::DebianImage]);
     }
     match kind {
-        Kind::Fuzz => v.extend([Need::Crate(CARGO_FUZZ.0, CARGO_FUZZ.1), apt("g++", "g++")]),
+        Kind::Fuzz => v.extend([CARGO_FUZZ, apt("g++", "g++")]),
         Kind::Miri => v.extend([component("miri"), component("rust-src")]),
         Kind::Sanitizer(_) => v.push(component("rust-src")),
         _ => {}
@@ -109,15 +105,16 @@ pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
     match runner {
         Runner::Qemu(qemu) => v.push(apt("qemu-user", &qemu)),
         Runner::Wine => v.extend([apt("wine", "wine"), apt("wine64", "/usr/lib/wine/wine64")]),
-        Runner::Wasmtime => v.push(Need::Crate(WASMTIME.0, WASMTIME.1)),
+        Runner::Wasmtime => v.push(WASMTIME),
         Runner::Native | Runner::Host => {}
     }
     v
 }
 
-/// The standard output of a command that succeeded.
-fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).stderr(Stdio::null()).output().ok()?;
+/// The standard output of a command (words split at spaces) that succeeded.
+fn output(command: &str) -> Option<String> {
+    let words: Vec<&str> = command.split(' ').collect();
+    let out = Command::new(words[0]).args(&words[1..]).stderr(Stdio::null()).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -127,61 +124,56 @@ fn on_path(program: &str) -> bool {
 }
 
 fn have(root: &Path, need: &Need) -> bool {
-    let lists = |args: &[&str], line: &str| output(args[0], &args[1..]).is_some_and(|o| o.lines().any(|l| l == line));
+    let lists = |command: String, line: &str| output(&command).is_some_and(|o| o.lines().any(|l| l == line));
     match need {
-        Need::Toolchain(tc) => output("rustup", &["run", tc, "rustc", "--version"]).is_some(),
+        Need::Toolchain(tc) => output(&format!("rustup run {tc} rustc --version")).is_some(),
         // rustup lists a component with its host suffix: `clippy-x86_64-unknown-linux-gnu`.
-        Need::Component(tc, c) => output("rustup", &["component", "list", "--installed", "--toolchain", tc])
+        Need::Component(tc, c) => output(&format!("rustup component list --installed --toolchain {tc}"))
             .is_some_and(|o| o.lines().any(|l| l == *c || l.starts_with(&format!("{c}-")))),
-        Need::Target(tc, t) => lists(&["rustup", "target", "list", "--installed", "--toolchain", tc], t),
+        Need::Target(tc, t) => lists(format!("rustup target list --installed --toolchain {tc}"), t),
         Need::Apt { probe, .. } if probe.starts_with('/') => Path::new(probe).exists(),
         Need::Apt { probe, .. } => on_path(probe),
-        Need::Crate(name, version) => lists(&["cargo", "install", "--list"], &format!("{name} v{version}:")),
+        Need::Crate(name, version, _) => lists("cargo install --list".into(), &format!("{name} v{version}:")),
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
-        Need::DebianImage => output("podman", &["image", "exists", DEBIAN_IMAGE]).is_some(),
+        Need::DebianImage => output(&format!("podman image exists {DEBIAN_IMAGE}")).is_some(),
     }
 }
 
-/// The commands that install `need`, as `install` runs them and says them.
-fn commands(m: &Matrix, need: &Need) -> Vec<Vec<String>> {
-    let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-    let stable = format!("+{}", m.toolchains.stable);
-    vec![match need {
-        Need::Toolchain(tc) => {
-            words(&["rustup", "toolchain", "install", tc, "--profile", "minimal", "--no-self-update"])
-        }
-        Need::Component(tc, c) => words(&["rustup", "component", "add", "--toolchain", tc, c]),
-        Need::Target(tc, t) => words(&["rustup", "target", "add", "--toolchain", tc, t]),
-        Need::Apt { package, .. } => words(&["apt-get", "install", "-y", "-q", package]),
-        Need::Crate(name, version) => {
-            let mut words = words(&["cargo", &stable, "install", &format!("{name}@{version}"), "--locked"]);
-            if *name == WASMTIME.0 {
-                words.extend(["--no-default-features", "--features", WASMTIME_FEATURES].map(String::from));
-            }
-            words
-        }
+/// The commands that install `need`, as `install` says them and runs them
+/// (split at spaces: no argument has one).
+fn commands(m: &Matrix, need: &Need) -> Vec<String> {
+    let stable = &m.toolchains.stable;
+    let one = |command: String| vec![command];
+    match need {
+        Need::Toolchain(tc) => one(format!("rustup toolchain install {tc} --profile minimal --no-self-update")),
+        Need::Component(tc, c) => one(format!("rustup component add --toolchain {tc} {c}")),
+        Need::Target(tc, t) => one(format!("rustup target add --toolchain {tc} {t}")),
+        Need::Apt { package, .. } => one(format!("apt-get install -y -q {package}")),
+        Need::Crate(name, version, extra) => one(format!("cargo +{stable} install {name}@{version} --locked{extra}")),
         Need::Cross => {
-            words(&["cargo", &stable, "install", "cross", "--locked", "--git", &m.cross.git, "--rev", &m.cross.rev])
+            one(format!("cargo +{stable} install cross --locked --git {} --rev {}", m.cross.git, m.cross.rev))
         }
         Need::PyTools => {
-            let pip = [format!("{}/bin/python", venv()), "-m".into(), "pip".into(), "install".into(), "-q".into()];
-            let pins = PY_TOOLS.iter().map(|(t, v)| format!("{t}=={v}"));
-            return vec![words(&["python3", "-m", "venv", &venv()]), pip.into_iter().chain(pins).collect()];
+            let pins: Vec<_> = PY_TOOLS.iter().map(|(t, v)| format!("{t}=={v}")).collect();
+            vec![
+                format!("python3 -m venv {}", venv()),
+                format!("{}/bin/python -m pip install -q {}", venv(), pins.join(" ")),
+            ]
         }
         // A minimal Debian 12 from the archive this machine's apt uses.
         Need::DebianImage => {
             let (rootfs, tar) = ("target/cross/debian-rootfs", "target/cross/debian-base.tar");
-            return vec![
-                words(&["rm", "-rf", rootfs]),
-                words(&["mkdir", "-p", rootfs]),
-                words(&["debootstrap", "--variant=minbase", "bookworm", rootfs, &debian_mirror()]),
-                words(&["tar", "-C", rootfs, "-cf", tar, "."]),
-                words(&["podman", "import", tar, DEBIAN_IMAGE]),
-                words(&["rm", "-rf", rootfs, tar]),
-            ];
+            vec![
+                format!("rm -rf {rootfs}"),
+                format!("mkdir -p {rootfs}"),
+                format!("debootstrap --variant=minbase bookworm {rootfs} {}", debian_mirror()),
+                format!("tar -C {rootfs} -cf {tar} ."),
+                format!("podman import {tar} {DEBIAN_IMAGE}"),
+                format!("rm -rf {rootfs} {tar}"),
+            ]
         }
-    }]
+    }
 }
 
 /// The Debian archive of this machine's apt sources (debootstrap needs one).
@@ -195,7 +187,7 @@ fn debian_mirror() -> String {
 }
 
 pub fn describe(m: &Matrix, need: &Need) -> String {
-    let text = commands(m, need).iter().map(|c| c.join(" ")).collect::<Vec<_>>().join(" && ");
+    let text = commands(m, need).join(" && ");
     match need {
         Need::Cross => format!("{text} ({}, {})", m.cross.on, m.cross.date),
         _ => text,
@@ -213,22 +205,25 @@ pub fn missing(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via) -
 }
 
 /// Installs what `cells` lack, saying what and for which cells; command
-/// output goes to `log` (the terminal when `None`). Returns what is still
-/// missing, as printed `missing:` lines.
-pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, log: Option<&Path>) -> Vec<String> {
-    let run = |command: &[String]| {
+/// output goes to `log` (the terminal when `None`). Says what is still
+/// missing, and returns whether nothing is.
+pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, log: Option<&Path>) -> bool {
+    let run = |command: &str| {
+        let mut words: Vec<&str> = command.split(' ').collect();
         // debootstrap makes root-owned files, which only root can archive and remove.
-        let sudo = ["apt-get", "debootstrap", "tar", "rm"].contains(&command[0].as_str())
+        if ["apt-get", "debootstrap", "tar", "rm"].contains(&words[0])
             && on_path("sudo")
-            && output("id", &["-u"]).is_none_or(|u| u.trim() != "0");
-        let command = if sudo { [&["sudo".to_string()], command].concat() } else { command.to_vec() };
-        let mut cmd = Command::new(&command[0]);
-        cmd.args(&command[1..]).env("DEBIAN_FRONTEND", "noninteractive").current_dir(root);
+            && output("id -u").is_none_or(|u| u.trim() != "0")
+        {
+            words.insert(0, "sudo");
+        }
+        let mut cmd = Command::new(words[0]);
+        cmd.args(&words[1..]).env("DEBIAN_FRONTEND", "noninteractive").current_dir(root);
         if let Some(file) = log.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok()) {
             cmd.stdout(file.try_clone().unwrap()).stderr(file);
         }
         if !cmd.status().is_ok_and(|s| s.success()) {
-            println!("install: `{}` failed", command.join(" "));
+            println!("install: `{}` failed", words.join(" "));
         }
     };
     let lacking = missing(m, root, cells, host, via);
@@ -244,19 +239,16 @@ pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, l
         println!("install: Debian package {package} (apt-get install), needed by {}", cells.join(" "));
     }
     if !packages.is_empty() {
-        run(&["apt-get", "update", "-q"].map(String::from));
-        let install = ["apt-get", "install", "-y", "-q"].into_iter().chain(packages.keys().copied());
-        run(&install.map(String::from).collect::<Vec<_>>());
+        run("apt-get update -q");
+        run(&format!("apt-get install -y -q {}", packages.keys().copied().collect::<Vec<_>>().join(" ")));
     }
     for (need, cells) in lacking.iter().filter(|(n, _)| !matches!(n, Need::Apt { .. })) {
         println!("install: {}, needed by {}", describe(m, need), cells.join(" "));
         commands(m, need).iter().for_each(|c| run(c));
     }
     let still = missing(m, root, cells, host, via);
-    let lines: Vec<_> =
-        still.iter().map(|(n, c)| format!("missing: {}, needed by {}", describe(m, n), c.join(" "))).collect();
-    lines.iter().for_each(|l| println!("{l}"));
-    lines
+    still.iter().for_each(|(n, c)| println!("missing: {}, needed by {}", describe(m, n), c.join(" ")));
+    still.is_empty()
 }
 
 #[cfg(test)]
@@ -273,7 +265,7 @@ mod tests {
         assert!(aarch64.contains(&apt("libc6-dev-arm64-cross", "/usr/aarch64-linux-gnu/lib/libc.so")), "{aarch64:?}");
         let cross = needs("linux-aarch64", Via::Cross);
         assert!(cross.contains(&Need::Cross) && !cross.iter().any(|n| matches!(n, Need::Apt { .. })), "{cross:?}");
-        assert!(needs("wasip2-serve", Via::Local).contains(&Need::Crate(WASMTIME.0, WASMTIME.1)));
+        assert!(needs("wasip2-serve", Via::Local).contains(&WASMTIME));
         let openbsd = needs("openbsd", Via::Local);
         assert!(openbsd.contains(&Need::Component(m.toolchains.nightly.clone(), "rust-src")), "{openbsd:?}");
         assert!(!openbsd.iter().any(|n| matches!(n, Need::Target(..))), "{openbsd:?}");

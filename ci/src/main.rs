@@ -110,9 +110,7 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
             problems.iter().for_each(|p| eprintln!("error: {p}"));
             Ok(problems.is_empty())
         }
-        Cmd::Install { cells, via } => {
-            Ok(install::install(&m, root, &select(&m, &cells)?, &host, via, None).is_empty())
-        }
+        Cmd::Install { cells, via } => Ok(install::install(&m, root, &select(&m, &cells)?, &host, via, None)),
         Cmd::Report { cells, summary } => {
             let mut cells = select(&m, &cells)?;
             if cells.len() == m.cells.len() {
