@@ -223,7 +223,12 @@ impl Runner<'_> {
         if out.json && self.result.reason.is_none() {
             self.verify_mio(&out.mio);
         }
-        out.finish(&mut self.result);
+        // libtest's summaries are the totals; say so if the lines disagree.
+        let (lines, summaries) = (self.result.tests(), out.summaries);
+        if summaries != lines && summaries != Counts::default() {
+            let e = format!("per-test lines count {lines:?}, libtest's summaries {summaries:?}");
+            self.result.exceptions.push(e);
+        }
         if let [first, ..] = &self.result.failed_tests[..] {
             let n = self.result.failed_tests.len();
             self.result.reason = Some(format!("{n} test(s) failed: {first}{}", if n > 1 { ", ..." } else { "" }));
@@ -284,7 +289,7 @@ impl Runner<'_> {
                         println!("{raw}");
                     }
                     let _ = writeln!(self.log, "{line}");
-                    out.line(&line);
+                    out.line(&line, &mut self.result);
                     text += &line;
                     text.push('\n');
                 }
@@ -322,12 +327,10 @@ fn start(cmd: &Cmd, root: &Path) -> io::Result<(Child, io::PipeReader)> {
     Ok((command.spawn()?, reader))
 }
 
-/// What libtest and cargo said during a cell.
+/// What libtest and cargo said during a cell, beyond the tests it counts.
 #[derive(Default)]
 struct Output {
     binary: String,
-    /// (`binary: test`, outcome, reason)
-    tests: Vec<(String, String, Option<String>)>,
     summaries: Counts,
     first_error: Option<String>,
     /// A build reported its artifacts as JSON; mio's source files it compiled.
@@ -336,8 +339,8 @@ struct Output {
 }
 
 impl Output {
-    /// One line of a step's output.
-    fn line(&mut self, line: &str) {
+    /// One line of a step's output; its tests are counted in `r`.
+    fn line(&mut self, line: &str, r: &mut CellResult) {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix("Running ") {
             // `Running tests/echo.rs (target/...)`, `Running unittests src/lib.rs (...)`
@@ -345,10 +348,21 @@ impl Output {
             self.binary = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".rs").into();
         } else if let Some(rest) = trimmed.strip_prefix("Doc-tests ") {
             self.binary = format!("doc {rest}");
-        } else if let Some((name, outcome)) = line.strip_prefix("test ").and_then(|r| r.split_once(" ... ")) {
+        } else if let Some((name, outcome)) = line.strip_prefix("test ").and_then(|l| l.split_once(" ... ")) {
             let (outcome, reason) = outcome.split_once(", ").map_or((outcome, None), |(o, r)| (o, Some(r.into())));
-            if ["ok", "FAILED", "ignored"].contains(&outcome) {
-                self.tests.push((format!("{}: {name}", self.binary), outcome.into(), reason));
+            let test = format!("{}: {name}", self.binary);
+            let counts = if test.contains(": black_box::") { &mut r.black_box } else { &mut r.in_process };
+            match outcome {
+                "ok" => counts.passed += 1,
+                "FAILED" => {
+                    counts.failed += 1;
+                    r.failed_tests.push(test);
+                }
+                "ignored" => {
+                    counts.ignored += 1;
+                    r.ignored_tests.push(Ignored { test, reason });
+                }
+                _ => {}
             }
         } else if let Some(rest) = line.strip_prefix("test result: ") {
             let number = |word: &str| {
@@ -382,31 +396,6 @@ impl Output {
             }
         }
     }
-
-    fn finish(self, r: &mut CellResult) {
-        for (test, outcome, reason) in self.tests {
-            let counts = if test.contains(": black_box::") { &mut r.black_box } else { &mut r.in_process };
-            match outcome.as_str() {
-                "ok" => counts.passed += 1,
-                "FAILED" => {
-                    counts.failed += 1;
-                    r.failed_tests.push(test);
-                }
-                _ => {
-                    counts.ignored += 1;
-                    r.ignored_tests.push(Ignored { test, reason });
-                }
-            }
-        }
-        // libtest's summaries are the totals; say so if the lines disagree.
-        if self.summaries != r.tests() && self.summaries != Counts::default() {
-            r.exceptions.push(format!(
-                "per-test lines count {:?}, libtest's summaries {:?}",
-                r.tests(),
-                self.summaries
-            ));
-        }
-    }
 }
 
 /// Removes terminal escape sequences (`CARGO_TERM_COLOR=always` on Actions).
@@ -433,7 +422,7 @@ mod tests {
 
     #[test]
     fn libtest_lines_are_counted_by_binary_and_mode() {
-        let mut out = Output::default();
+        let (mut out, mut r) = (Output::default(), CellResult::default());
         for line in [
             "     Running tests/echo.rs (target/debug/deps/echo-abc)",
             "test black_box::greets ... ok",
@@ -443,15 +432,13 @@ mod tests {
             "error: 1 target failed:",
             "error: a later error",
         ] {
-            out.line(line);
+            out.line(line, &mut r);
         }
         assert_eq!(out.first_error.as_deref(), Some("error: 1 target failed:"));
-        let mut r = CellResult::default();
-        out.finish(&mut r);
+        assert_eq!(out.summaries, r.tests());
         assert_eq!(r.black_box, Counts { passed: 1, failed: 0, ignored: 1 });
         assert_eq!(r.in_process, Counts { passed: 0, failed: 1, ignored: 0 });
         assert_eq!(r.failed_tests, ["echo: in_process::greets"]);
         assert_eq!(r.ignored_tests[0].reason.as_deref(), Some("no signals in WASI"));
-        assert!(r.exceptions.is_empty(), "{:?}", r.exceptions);
     }
 }
