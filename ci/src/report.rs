@@ -23,6 +23,10 @@ fn triple(c: Counts) -> String {
     format!("{}/{}/{}", c.passed, c.failed, c.ignored)
 }
 
+fn counted(c: Counts) -> String {
+    format!("{} passed, {} failed, {} ignored", c.passed, c.failed, c.ignored)
+}
+
 pub fn status(r: &CellResult) -> &'static str {
     match r.status {
         Status::Pass => "PASS",
@@ -35,8 +39,7 @@ pub fn status(r: &CellResult) -> &'static str {
 pub fn one_line(r: &CellResult) -> String {
     let mut line = format!("{} {} ({}, {})", status(r), r.cell, r.target, r.steps.join("+"));
     if r.tested {
-        let t = r.tests();
-        let _ = write!(line, ": {} passed, {} failed, {} ignored", t.passed, t.failed, t.ignored);
+        let _ = write!(line, ": {}", counted(r.tests()));
         if r.black_box != Counts::default() {
             let _ = write!(line, " (black-box {})", triple(r.black_box));
         }
@@ -50,27 +53,17 @@ pub fn one_line(r: &CellResult) -> String {
 
 pub fn markdown(root: &Path, results: &[CellResult]) -> String {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
-    let mut md = format!(
-        "### Matrix: {} PASS, {} FAIL, {} UNAVAILABLE\n\n",
-        count(Status::Pass),
-        count(Status::Fail),
-        count(Status::Unavailable)
-    );
+    let (pass, fail, unavailable) = (count(Status::Pass), count(Status::Fail), count(Status::Unavailable));
+    let mut md = format!("### Matrix: {pass} PASS, {fail} FAIL, {unavailable} UNAVAILABLE\n\n");
     md += "| cell | target | backend | ran | result | in-process p/f/i | black-box p/f/i | s | named exceptions |\n";
     md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for r in results {
-        let mut result = match r.status {
-            Status::Pass => "PASS".to_string(),
-            _ => format!("**{}**", status(r)),
-        };
-        if let Some(reason) = &r.reason {
-            let _ = write!(result, ": {reason}");
-        }
+        let reason = r.reason.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+        let result =
+            if r.status == Status::Pass { format!("PASS{reason}") } else { format!("**{}**{reason}", status(r)) };
         let tests = |c| if r.tested { triple(c) } else { "-".into() };
         let mut named = r.exceptions.clone();
-        if !r.ignored_tests.is_empty() {
-            named.push(format!("{} ignored", r.ignored_tests.len()));
-        }
+        named.extend((!r.ignored_tests.is_empty()).then(|| format!("{} ignored", r.ignored_tests.len())));
         let named = if named.is_empty() { "-".into() } else { named.join("; ") };
         let row = [
             r.cell.clone(),
@@ -111,13 +104,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
         let t = r.tests();
         Counts { passed: a.passed + t.passed, failed: a.failed + t.failed, ignored: a.ignored + t.ignored }
     });
-    md + &format!(
-        "\nSlowest: {}\n\ntests: {} passed, {} failed, {} ignored\n",
-        slow.join(", "),
-        total.passed,
-        total.failed,
-        total.ignored
-    )
+    md + &format!("\nSlowest: {}\n\ntests: {}\n", slow.join(", "), counted(total))
 }
 
 /// Writes the report files (and the job summary when asked and on Actions),
