@@ -90,9 +90,6 @@ pub fn venv() -> String {
 /// The targets the runner itself must build for: every OS a job runs it on.
 pub const XTASK_TARGETS: [&str; 3] = ["x86_64-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd"];
 
-/// The local images of the cross cells, tagged with their target.
-pub const CROSS_IMAGE: &str = "localhost/portable-echo-cross";
-
 /// The runner of WASI test binaries, with the host's network for preview 2
 /// (its tests bind 127.0.0.1:0); preview 1 programs ignore it.
 const WASMTIME: &str = "wasmtime run -S inherit-network -S tcp";
@@ -135,8 +132,8 @@ impl Planner<'_> {
                 plan.run("clippy", c.clippy(&["--workspace"]));
             }
             Kind::Test(Runner::Qemu(_) | Runner::Wine) if self.via == Via::Cross => {
-                let cmd = c.with_env(Cmd::new("cross").args([format!("+{}", c.tc)]), true);
-                plan.run("cross-test", cmd.args(test).args(["--target", &b.target]).env("CROSS_CONFIG", "cross.toml"));
+                let cmd = c.with_env(c.plus("cross"), true).args(test).args(["--target", &b.target]);
+                plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml"));
             }
             Kind::Test(Runner::Host | Runner::Qemu(_)) => plan.run("test", c.cargo(test).args(on_target)),
             Kind::Test(Runner::Wine) => {
@@ -163,9 +160,8 @@ impl Planner<'_> {
             }
             Kind::Serve => {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
-                let cmd = c.with_env(Cmd::new("cargo").args([format!("+{}", c.tc)]), false);
-                let cmd = cmd.args(test).args(["--", "black_box::"]).env("PORTABLE_ECHO_BIN", c.wasm());
-                plan.run("serve", cmd.env("PORTABLE_ECHO_LAUNCHER", WASMTIME));
+                let cmd = c.with_env(c.plus("cargo"), false).args(test).args(["--", "black_box::"]);
+                plan.run("serve", cmd.env("PORTABLE_ECHO_BIN", c.wasm()).env("PORTABLE_ECHO_LAUNCHER", WASMTIME));
             }
             Kind::Fuzz => {
                 // libFuzzer writes what it finds to the first corpus directory:
@@ -192,12 +188,11 @@ impl Planner<'_> {
                     b.target
                 ));
                 // podman reuses every layer of an unchanged Containerfile.
-                let image = format!("{CROSS_IMAGE}:{}", b.target);
+                let image = format!("localhost/portable-echo-cross:{}", b.target);
                 let build =
                     ["build", "--tag", &image, "--file", &format!("ci/cross/Containerfile.{}", b.target), "ci/cross"];
                 plan.run("image", c.podman(Cmd::new("podman").args(build)));
-                let cmd =
-                    c.podman(Cmd::new("cross").args([format!("+{}", c.tc)]).args(test).args(["--target", &b.target]));
+                let cmd = c.podman(c.plus("cross").args(test).args(["--target", &b.target]));
                 let var = format!("CROSS_TARGET_{}_IMAGE", b.target.to_uppercase().replace('-', "_"));
                 plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml").env(&var, image));
             }
@@ -254,10 +249,15 @@ impl CellCtx<'_> {
         format!("{}/{}/debug/portable-echo.wasm", self.target_dir(), self.b.target)
     }
 
+    /// `program +TOOLCHAIN`, the cell's toolchain.
+    fn plus(&self, program: &str) -> Cmd {
+        Cmd::new(program).args([format!("+{}", self.tc)])
+    }
+
     /// cargo on the cell's toolchain, compiling the library for the cell's
     /// target (so its backend is checked).
     fn cargo<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Cmd {
-        let mut cmd = Cmd::new("cargo").args([format!("+{}", self.tc)]).args(args);
+        let mut cmd = self.plus("cargo").args(args);
         if self.b.toolchain == Toolchain::NightlyBuildStd {
             cmd.args.insert(2, "-Zbuild-std".into()); // after the subcommand
         }
@@ -316,7 +316,7 @@ impl CellCtx<'_> {
     /// Formatting, lints and docs of the host build, as a contributor runs
     /// them: the benchmarks too (--workspace); fuzz/ is a workspace of its own.
     fn lint(&self, plan: &mut Plan) {
-        let fmt = Cmd::new("cargo").args([&format!("+{}", self.tc), "fmt", "--all", "--check"]);
+        let fmt = self.plus("cargo").args(["fmt", "--all", "--check"]);
         plan.run("fmt", fmt.clone());
         plan.run("fmt", fmt.args(["--manifest-path", "fuzz/Cargo.toml"]));
         plan.run("clippy", self.cargo(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]));
