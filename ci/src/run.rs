@@ -233,8 +233,8 @@ impl Runner<'_> {
             let n = self.result.failed_tests.len();
             self.result.reason = Some(format!("{n} test(s) failed: {first}{}", if n > 1 { ", ..." } else { "" }));
         }
-        let failed = self.result.steps.iter().any(|s| s.ends_with("FAILED")) || self.result.reason.is_some();
-        self.result.status = if failed { Status::Fail } else { Status::Pass };
+        // Every failed step, the mio check and the timeout gave a reason.
+        self.result.status = if self.result.reason.is_some() { Status::Fail } else { Status::Pass };
         self.result.seconds = start.elapsed().as_secs();
         let line = format!("result: {} seconds={}", crate::report::status(&self.result), self.result.seconds);
         self.say(&line);
@@ -268,12 +268,7 @@ impl Runner<'_> {
         };
         *RUNNING.lock().unwrap() = Some(child.id());
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
-        thread::spawn(move || {
-            let (mut reader, mut line) = (BufReader::new(reader), Vec::new());
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) && tx.send(std::mem::take(&mut line)).is_ok()
-            {
-            }
-        });
+        thread::spawn(move || BufReader::new(reader).split(b'\n').map_while(Result::ok).try_for_each(|l| tx.send(l)));
         let mut exited = false;
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
@@ -285,13 +280,9 @@ impl Runner<'_> {
                         out.artifact(&line);
                         continue;
                     }
-                    if self.echo {
-                        println!("{raw}");
-                    }
-                    let _ = writeln!(self.log, "{line}");
+                    self.say(raw);
                     out.line(&line, &mut self.result);
-                    text += &line;
-                    text.push('\n');
+                    text = text + &line + "\n";
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
                 // A daemon the step started (wineserver) may hold the pipe:
