@@ -108,31 +108,27 @@ impl Planner<'_> {
     pub fn plan(&self, cell: &Cell) -> Result<Plan, String> {
         let Work::Build(b, kind) = &cell.work else { return Ok(self.config()) };
         let c = CellCtx { p: self, name: &cell.name, b, kind, tc: self.matrix.toolchain(b.toolchain) };
-        let mut plan = Plan::default();
+        let (mut plan, host, target) = (Plan::default(), self.host, b.target.as_str());
         let test = ["test", "--locked", "--no-fail-fast"];
-        let on_target = ["--target", &b.target, JSON];
+        let on_target = ["--target", target, JSON];
         match kind {
-            Kind::Test(Runner::Native) if b.target == self.host => {
+            Kind::Test(Runner::Native) if target == host => {
                 if b.cfg.is_empty() {
                     c.lint(&mut plan);
                 }
                 plan.run("test", c.cargo(test).args([JSON]));
             }
             Kind::Test(Runner::Native) if self.via == Via::Native => {
-                return Err(format!(
-                    "cell {} wants a {} host, this is {} (--via native)",
-                    cell.name, b.target, self.host
-                ));
+                return Err(format!("cell {} wants a {target} host, this is {host} (--via native)", cell.name));
             }
             Kind::Test(Runner::Native) => {
                 plan.exceptions.push(format!(
-                    "tests not run: this host is {}, not {}; the workspace was only type-checked for it",
-                    self.host, b.target
+                    "tests not run: this host is {host}, not {target}; the workspace was only type-checked for it"
                 ));
                 plan.run("clippy", c.clippy(&["--workspace"]));
             }
             Kind::Test(Runner::Qemu(_) | Runner::Wine) if self.via == Via::Cross => {
-                let cmd = c.with_env(c.plus("cross"), true).args(test).args(["--target", &b.target]);
+                let cmd = c.with_env(c.plus("cross"), true).args(test).args(["--target", target]);
                 plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml"));
             }
             Kind::Test(Runner::Host | Runner::Qemu(_)) => plan.run("test", c.cargo(test).args(on_target)),
@@ -154,7 +150,7 @@ impl Planner<'_> {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
                 // A panic aborts on wasm; wasmtime reports the trap with 134
                 // on Unix hosts, 3 on Windows hosts.
-                let status = if self.host.contains("-windows") { 3 } else { 134 };
+                let status = if host.contains("-windows") { 3 } else { 134 };
                 let cmd = c.with_env(Cmd::new("wasmtime").args([c.wasm()]), false);
                 plan.step("expect-failure", What::Fail { cmd, status, says: "can't bind to an address with wasi" });
             }
@@ -184,16 +180,15 @@ impl Planner<'_> {
             Kind::Sanitizer(s) => c.sanitizer(s, &mut plan),
             Kind::Cross => {
                 plan.exceptions.push(format!(
-                    "cross's image for {} is built here from Debian's archive (ci/cross/), not pulled from its registry",
-                    b.target
+                    "cross's image for {target} is built here from Debian's archive (ci/cross/), not pulled from its registry"
                 ));
                 // podman reuses every layer of an unchanged Containerfile.
-                let image = format!("localhost/portable-echo-cross:{}", b.target);
+                let image = format!("localhost/portable-echo-cross:{target}");
                 let build =
-                    ["build", "--tag", &image, "--file", &format!("ci/cross/Containerfile.{}", b.target), "ci/cross"];
+                    ["build", "--tag", &image, "--file", &format!("ci/cross/Containerfile.{target}"), "ci/cross"];
                 plan.run("image", c.podman(Cmd::new("podman").args(build)));
-                let cmd = c.podman(c.plus("cross").args(test).args(["--target", &b.target]));
-                let var = format!("CROSS_TARGET_{}_IMAGE", b.target.to_uppercase().replace('-', "_"));
+                let cmd = c.podman(c.plus("cross").args(test).args(["--target", target]));
+                let var = format!("CROSS_TARGET_{}_IMAGE", target.to_uppercase().replace('-', "_"));
                 plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml").env(&var, image));
             }
         }
@@ -334,10 +329,10 @@ impl CellCtx<'_> {
         let gcc = Cmd::new(self.b.linker.as_deref().unwrap_or("x86_64-w64-mingw32-gcc"));
         let gcc = gcc.args(["-shared", "-O2", "-s", "-o", &format!("{dll}/bcryptprimitives.dll")]);
         plan.run("wine", gcc.args(["ci/wine/bcryptprimitives.c", "ci/wine/bcryptprimitives.def", "-ladvapi32"]));
-        // Creates the prefix, or checks it (a second or two) when it exists.
-        plan.run("wine", self.with_env(Cmd::new("wineboot").args(["--init"]), true));
-        plan.run("wine", self.with_env(Cmd::new("wineserver").args(["--wait"]), true));
-        plan.run("wine", self.with_env(Cmd::new("wineserver").args(["--persistent"]), true));
+        // wineboot creates the prefix, or checks it (a second or two) when it exists.
+        for (program, arg) in [("wineboot", "--init"), ("wineserver", "--wait"), ("wineserver", "--persistent")] {
+            plan.run("wine", self.with_env(Cmd::new(program).args([arg]), true));
+        }
     }
 
     /// The suite under AddressSanitizer or ThreadSanitizer, std rebuilt. A
@@ -358,9 +353,8 @@ impl CellCtx<'_> {
         // the binary's exit against a grace of 0.5 to 0.9 s.
         let mut options = format!("log_path={reports}/{kind}");
         if sanitizer == "thread" {
-            for t in ["echo", "linger", "faults", "soak", "cli", "host_faults", "exhaustion"] {
-                cmd = cmd.args(["--test", t]);
-            }
+            let tests = ["echo", "linger", "faults", "soak", "cli", "host_faults", "exhaustion"];
+            cmd = cmd.args(tests.iter().flat_map(|t| ["--test", t]));
             options += ":atexit_sleep_ms=0";
         }
         let cmd = cmd.env("RUSTFLAGS", format!("-Zsanitizer={sanitizer}"));
