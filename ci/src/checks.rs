@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Value;
 
+use crate::matrix::three_numbers;
+
 /// The workflow: every action pinned by full SHA with its tag and date; a
 /// FreeBSD release that the pinned freebsd-vm boots; no cell's commands
 /// written in YAML (they belong to `cargo xtask cell`).
@@ -61,8 +63,7 @@ pub fn workflow(root: &Path) -> Vec<String> {
 /// `vX.Y.Z (YYYY-MM-DD)`: the tag and date read upstream beside a pin.
 fn tag_and_date(comment: &str) -> bool {
     let Some((tag, date)) = comment.strip_prefix('v').and_then(|c| c.split_once(" (")) else { return false };
-    let numbers = |s: &str, sep| s.split(sep).count() == 3 && s.split(sep).all(|n| n.parse::<u32>().is_ok());
-    numbers(tag, '.') && date.len() == 11 && numbers(date.trim_end_matches(')'), '-')
+    three_numbers(tag, '.') && date.len() == 11 && three_numbers(date.trim_end_matches(')'), '-')
 }
 
 // cross.toml, read with the keys of the pinned cross (its src/cross_toml.rs
