@@ -27,12 +27,9 @@ fn counted(c: Counts) -> String {
     format!("{} passed, {} failed, {} ignored", c.passed, c.failed, c.ignored)
 }
 
-pub fn status(r: &CellResult) -> &'static str {
-    match r.status {
-        Status::Pass => "PASS",
-        Status::Fail => "FAIL",
-        Status::Unavailable => "UNAVAILABLE",
-    }
+/// PASS, FAIL or UNAVAILABLE, as in the JSON results.
+pub fn status(r: &CellResult) -> String {
+    format!("{:?}", r.status).to_uppercase()
 }
 
 /// One line per cell, as the matrix goes.
@@ -45,10 +42,8 @@ pub fn one_line(r: &CellResult) -> String {
         }
     }
     r.exceptions.iter().for_each(|e| line.push_str(&format!("; {e}")));
-    if let Some(reason) = &r.reason {
-        let _ = write!(line, " -- {reason}");
-    }
-    line + &format!(" [{}s]", r.seconds)
+    let reason = r.reason.as_ref().map(|e| format!(" -- {e}")).unwrap_or_default();
+    line + &format!("{reason} [{}s]", r.seconds)
 }
 
 pub fn markdown(root: &Path, results: &[CellResult]) -> String {
