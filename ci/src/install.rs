@@ -28,11 +28,9 @@ pub enum Need {
     Toolchain(String),
     Component(String, &'static str),
     Target(String, String),
-    /// A Debian package, found by a command on PATH or an absolute path.
-    Apt {
-        package: String,
-        probe: String,
-    },
+    /// A Debian package, and what shows it is installed: a command on PATH
+    /// or an absolute path.
+    Apt(String, String),
     /// `cargo install CRATE@VERSION --locked` and extra arguments.
     Crate(&'static str, &'static str, &'static str),
     /// cross from git at the pinned commit (the Actions `cross` job).
@@ -44,7 +42,7 @@ pub enum Need {
 }
 
 pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
-    let apt = |package: &str, probe: &str| Need::Apt { package: package.into(), probe: probe.into() };
+    let apt = |package: &str, probe: &str| Need::Apt(package.into(), probe.into());
     let Work::Build(b, kind) = &cell.work else {
         let tc = &m.toolchains.stable;
         let mut v = vec![Need::Toolchain(tc.clone()), Need::Component(tc.clone(), "clippy")];
@@ -131,8 +129,8 @@ fn have(root: &Path, need: &Need) -> bool {
         Need::Component(tc, c) => output(&format!("rustup component list --installed --toolchain {tc}"))
             .is_some_and(|o| o.lines().any(|l| l == *c || l.starts_with(&format!("{c}-")))),
         Need::Target(tc, t) => lists(format!("rustup target list --installed --toolchain {tc}"), t),
-        Need::Apt { probe, .. } if probe.starts_with('/') => Path::new(probe).exists(),
-        Need::Apt { probe, .. } => on_path(probe),
+        Need::Apt(_, probe) if probe.starts_with('/') => Path::new(probe).exists(),
+        Need::Apt(_, probe) => on_path(probe),
         Need::Crate(name, version, _) => lists("cargo install --list".into(), &format!("{name} v{version}:")),
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
@@ -149,7 +147,7 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
         Need::Toolchain(tc) => one(format!("rustup toolchain install {tc} --profile minimal --no-self-update")),
         Need::Component(tc, c) => one(format!("rustup component add --toolchain {tc} {c}")),
         Need::Target(tc, t) => one(format!("rustup target add --toolchain {tc} {t}")),
-        Need::Apt { package, .. } => one(format!("apt-get install -y -q {package}")),
+        Need::Apt(package, _) => one(format!("apt-get install -y -q {package}")),
         Need::Crate(name, version, extra) => one(format!("cargo +{stable} install {name}@{version} --locked{extra}")),
         Need::Cross => {
             one(format!("cargo +{stable} install cross --locked --git {} --rev {}", m.cross.git, m.cross.rev))
@@ -230,7 +228,7 @@ pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, l
     // Debian packages first: one update, one apt-get install.
     let mut packages: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (need, cells) in &lacking {
-        if let Need::Apt { package, .. } = need {
+        if let Need::Apt(package, _) = need {
             packages.entry(package).or_default().extend(cells.iter().cloned());
         }
     }
@@ -242,7 +240,7 @@ pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, l
         run("apt-get update -q");
         run(&format!("apt-get install -y -q {}", packages.keys().copied().collect::<Vec<_>>().join(" ")));
     }
-    for (need, cells) in lacking.iter().filter(|(n, _)| !matches!(n, Need::Apt { .. })) {
+    for (need, cells) in lacking.iter().filter(|(n, _)| !matches!(n, Need::Apt(..))) {
         println!("install: {}, needed by {}", describe(m, need), cells.join(" "));
         commands(m, need).iter().for_each(|c| run(c));
     }
@@ -259,12 +257,12 @@ mod tests {
     fn a_cell_needs_what_its_toolchain_runner_and_linker_need() {
         let m = Matrix::load(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).unwrap();
         let needs = |name: &str, via| needs(&m, m.cell(name).unwrap(), "x86_64-unknown-linux-gnu", via);
-        let apt = |package: &str, probe: &str| Need::Apt { package: package.into(), probe: probe.into() };
+        let apt = |package: &str, probe: &str| Need::Apt(package.into(), probe.into());
         let aarch64 = needs("linux-aarch64", Via::Local);
         assert!(aarch64.contains(&apt("qemu-user", "qemu-aarch64")), "{aarch64:?}");
         assert!(aarch64.contains(&apt("libc6-dev-arm64-cross", "/usr/aarch64-linux-gnu/lib/libc.so")), "{aarch64:?}");
         let cross = needs("linux-aarch64", Via::Cross);
-        assert!(cross.contains(&Need::Cross) && !cross.iter().any(|n| matches!(n, Need::Apt { .. })), "{cross:?}");
+        assert!(cross.contains(&Need::Cross) && !cross.iter().any(|n| matches!(n, Need::Apt(..))), "{cross:?}");
         assert!(needs("wasip2-serve", Via::Local).contains(&WASMTIME));
         let openbsd = needs("openbsd", Via::Local);
         assert!(openbsd.contains(&Need::Component(m.toolchains.nightly.clone(), "rust-src")), "{openbsd:?}");

@@ -131,10 +131,7 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
         Cmd::Matrix { cell, kind, target, no_install, timeout } => {
             let mut cells = select(&m, &cell)?;
             cells.retain(|c| {
-                let t = match &c.work {
-                    Work::Build(b, _) => b.target.as_str(),
-                    Work::Config => "-",
-                };
+                let t = if let Work::Build(b, _) = &c.work { b.target.as_str() } else { "-" };
                 (kind.is_empty() || kind.contains(&c.kind)) && (target.is_empty() || target.iter().any(|x| x == t))
             });
             if cells.is_empty() {

@@ -39,12 +39,8 @@ pub struct Step {
 #[derive(Debug)]
 pub enum What {
     Run(Cmd),
-    /// The command must exit with `status` and print `says`.
-    Fail {
-        cmd: Cmd,
-        status: i32,
-        says: &'static str,
-    },
+    /// `Fail(cmd, status, says)`: the command must exit with `status` and print `says`.
+    Fail(Cmd, i32, &'static str),
     /// An empty directory, made fresh.
     Clear(String),
     /// Fails, printing them, if files appeared in the directory.
@@ -152,7 +148,7 @@ impl Planner<'_> {
                 // on Unix hosts, 3 on Windows hosts.
                 let status = if host.contains("-windows") { 3 } else { 134 };
                 let cmd = c.with_env(Cmd::new("wasmtime").args([c.wasm()]), false);
-                plan.step("expect-failure", What::Fail { cmd, status, says: "can't bind to an address with wasi" });
+                plan.step("expect-failure", What::Fail(cmd, status, "can't bind to an address with wasi"));
             }
             Kind::Serve => {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
@@ -389,10 +385,8 @@ impl Plan {
 
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quote = |s: &str| match s.is_empty() || s.contains([' ', '\'', '"', '$', '*', ';']) {
-            true => format!("'{s}'"),
-            false => s.to_string(),
-        };
+        let special = |s: &str| s.is_empty() || s.contains([' ', '\'', '"', '$', '*', ';']);
+        let quote = |s: &str| if special(s) { format!("'{s}'") } else { s.to_string() };
         if !self.dir.is_empty() {
             write!(f, "cd {} && ", self.dir)?;
         }
@@ -412,7 +406,7 @@ impl fmt::Display for Step {
         write!(f, "{}: ", self.name)?;
         match &self.what {
             What::Run(cmd) => write!(f, "{cmd}"),
-            What::Fail { cmd, status, says } => write!(f, "{cmd} (must exit {status} and say {says:?})"),
+            What::Fail(cmd, status, says) => write!(f, "{cmd} (must exit {status} and say {says:?})"),
             What::Clear(dir) => write!(f, "an empty {dir}"),
             What::Empty(dir) => write!(f, "nothing written to {dir}"),
         }

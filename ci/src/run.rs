@@ -187,7 +187,7 @@ impl Runner<'_> {
                     let (status, _) = self.spawn(cmd, &mut out);
                     (status == Some(0), format!("exit status {status:?}"))
                 }
-                What::Fail { cmd, status, says } => {
+                What::Fail(cmd, status, says) => {
                     let (got, text) = self.spawn(cmd, &mut out);
                     let said = text.contains(says);
                     (got == Some(*status) && said, format!("exit status {got:?}, want {status}; says {says:?}: {said}"))
