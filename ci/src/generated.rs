@@ -9,14 +9,14 @@ use crate::checks;
 use crate::matrix::{Actions, Build, Cell, Kind, Matrix, REFERENCE_HOST, Runner, Work, runs_tests_here};
 use crate::plan::{Planner, Via};
 
-/// Each generated file, with its regions: (name, generated lines).
-type Regions = Vec<(&'static str, Vec<(&'static str, Vec<String>)>)>;
+/// Each generated file, with its regions: (name, generated text).
+type Regions = Vec<(&'static str, Vec<(&'static str, String)>)>;
 
 fn regions(m: &Matrix) -> Regions {
     let include = |job: &str| {
         let cells = m.cells.iter().filter(|c| c.actions.job().0 == job);
         let target = |c: &Cell| if let Work::Build(b, _) = &c.work { b.target.clone() } else { "\"-\"".into() };
-        cells.map(|c| format!("- {{ cell: {}, target: {}, os: {} }}", c.name, target(c), c.actions.job().1)).collect()
+        cells.map(|c| format!("- {{ cell: {}, target: {}, os: {} }}\n", c.name, target(c), c.actions.job().1)).collect()
     };
     let jobs = ["cells", "cross", "freebsd"].map(|job| (job, include(job)));
     vec![
@@ -42,59 +42,49 @@ fn plan(m: &Matrix, c: &Cell, (host, via): (&str, Via)) -> Result<crate::plan::P
 }
 
 /// Every cell's steps, exactly, here and on its Actions machine.
-fn plans(m: &Matrix) -> Vec<String> {
-    let mut lines = Vec::new();
+fn plans(m: &Matrix) -> String {
+    let mut md = String::new();
     for c in &m.cells {
-        lines.extend([format!("### {}", c.name), String::new()]);
         let (job, label) = c.actions.job();
         let render = |machine| plan(m, c, machine).map_or_else(|e| format!("error: {e}\n"), |p| p.render());
         let [(host, via), (actions_host, actions_via)] = machines(c);
         let (here, actions) = (render((host, via)), render((actions_host, actions_via)));
-        let on_actions = format!("in the Actions job `{job}` on {label} ({actions_host}, `--via {actions_via}`)");
-        let mut blocks = vec![(format!("Here ({host}, `--via {via}`)"), here.clone())];
-        match (&c.actions, here == actions) {
-            (Actions::None, _) => {}
-            (_, true) => blocks[0].0 += &format!(" and {on_actions}"),
-            (_, false) => blocks.push((format!("{}{}", on_actions[..1].to_uppercase(), &on_actions[1..]), actions)),
-        }
-        for (heading, steps) in blocks {
-            lines.extend([format!("{heading}:"), "~~~text".into()]);
-            lines.extend(steps.lines().map(str::to_string).chain(["~~~".into(), String::new()]));
-        }
+        let on_actions = format!("the Actions job `{job}` on {label} ({actions_host}, `--via {actions_via}`)");
+        let block = |heading: &str, steps: &str| format!("{heading}:\n~~~text\n{steps}~~~\n\n");
+        let here_heading = format!("Here ({host}, `--via {via}`)");
+        md += &format!("### {}\n\n", c.name);
+        md += &match (&c.actions, here == actions) {
+            (Actions::None, _) => block(&here_heading, &here),
+            (_, true) => block(&format!("{here_heading} and in {on_actions}"), &here),
+            (_, false) => block(&here_heading, &here) + &block(&format!("In {on_actions}"), &actions),
+        };
     }
-    lines.pop();
-    lines
+    md
 }
 
 /// One `[target.T]` per cross cell: cross's `:main` image of the target
 /// (cross.toml says why) and cross's runner for it.
-fn cross_targets(m: &Matrix) -> Vec<String> {
-    let mut lines = Vec::new();
+fn cross_targets(m: &Matrix) -> String {
+    let mut toml = String::new();
     for (_, b, kind) in m.builds().filter(|(c, ..)| c.actions == Actions::Cross) {
-        lines.extend([format!("[target.{}]", b.target), format!("image = \"ghcr.io/cross-rs/{}:main\"", b.target)]);
-        match (kind, &b.cross_runner) {
-            (_, Some(runner)) => lines.push(format!("runner = \"{runner}\"")),
-            (Kind::Test(Runner::Qemu(_)), None) => lines.push("runner = \"qemu-user\"".into()),
+        let target = &b.target;
+        toml += &format!("[target.{target}]\nimage = \"ghcr.io/cross-rs/{target}:main\"\n");
+        toml += &match (kind, &b.cross_runner) {
+            (_, Some(runner)) => format!("runner = \"{runner}\"\n\n"),
+            (Kind::Test(Runner::Qemu(_)), None) => "runner = \"qemu-user\"\n\n".into(),
             // The image runs Windows binaries under its own Wine.
-            _ => lines.extend([
-                String::new(),
-                format!("[target.{}.env]", b.target),
-                "passthrough = [\"WINEDEBUG\"]".into(),
-            ]),
-        }
-        lines.push(String::new());
+            _ => format!("\n[target.{target}.env]\npassthrough = [\"WINEDEBUG\"]\n\n"),
+        };
     }
-    lines.pop();
-    lines
+    toml
 }
 
-fn matrix_table(m: &Matrix) -> Vec<String> {
+fn matrix_table(m: &Matrix) -> String {
     let summary = |c, machine| plan(m, c, machine).map_or_else(|e| e, |p| p.summary());
-    let mut lines = vec![
-        "| cell | target | backend (src/sys) | waker | here (`cargo xtask matrix`, Linux x86_64) | GitHub Actions |"
-            .into(),
-        "| --- | --- | --- | --- | --- | --- |".into(),
-    ];
+    let mut md = String::from(
+        "| cell | target | backend (src/sys) | waker | here (`cargo xtask matrix`, Linux x86_64) | GitHub Actions |\n",
+    );
+    md += "| --- | --- | --- | --- | --- | --- |\n";
     for c in &m.cells {
         let (job, label) = c.actions.job();
         let machine = if c.actions == Actions::FreebsdVm { "a FreeBSD VM" } else { label };
@@ -120,12 +110,12 @@ fn matrix_table(m: &Matrix) -> Vec<String> {
             Actions::None => "not run on Actions".into(),
             _ => format!("`{job}` on {machine}: {}", summary(c, actions)),
         });
-        lines.push(format!("| {} |", row.join(" | ")));
+        md += &format!("| {} |\n", row.join(" | "));
     }
-    lines
+    md
 }
 
-fn coverage_table(m: &Matrix) -> Vec<String> {
+fn coverage_table(m: &Matrix) -> String {
     let row = |name: String, backend: &str, pick: &dyn Fn(&Build) -> bool| {
         let (mut compiled, mut here, mut actions) = (vec![], vec![], vec![]);
         for (c, b, kind) in m.builds().filter(|(_, b, _)| pick(b)) {
@@ -137,26 +127,27 @@ fn coverage_table(m: &Matrix) -> Vec<String> {
             }
         }
         let list = |v: Vec<&str>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
-        format!("| {name} | {backend} | {} | {} | {} |", list(compiled), list(here), list(actions))
+        format!("| {name} | {backend} | {} | {} | {} |\n", list(compiled), list(here), list(actions))
     };
-    let mut lines = vec![
-        "| src/sys module or mio waker | backend | compiled in | tests run here | tests run only on Actions |".into(),
-        "| --- | --- | --- | --- | --- |".into(),
-    ];
-    lines.extend(m.sys.iter().map(|(name, sys)| row(format!("`{name}.rs`"), &sys.backend, &|b| &b.sys == name)));
-    lines.extend(m.waker.iter().map(|(name, w)| row(format!("waker: {}", w.about), "", &|b| &b.waker == name)));
-    lines
+    let mut md = String::from(
+        "| src/sys module or mio waker | backend | compiled in | tests run here | tests run only on Actions |\n",
+    );
+    md += "| --- | --- | --- | --- | --- |\n";
+    md.extend(m.sys.iter().map(|(name, sys)| row(format!("`{name}.rs`"), &sys.backend, &|b| &b.sys == name)));
+    md.extend(m.waker.iter().map(|(name, w)| row(format!("waker: {}", w.about), "", &|b| &b.waker == name)));
+    md
 }
 
 /// Replaces the lines between `BEGIN generated by `cargo xtask gen`: NAME`
-/// and `END generated: NAME`, indented as the BEGIN line.
-fn replace_region(text: &str, name: &str, body: &[String]) -> Result<String, String> {
+/// and `END generated: NAME` with `body`, less its trailing blank lines,
+/// indented as the BEGIN line.
+fn replace_region(text: &str, name: &str, body: &str) -> Result<String, String> {
     let (begin, end) = (format!("BEGIN generated by `cargo xtask gen`: {name}"), format!("END generated: {name}"));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let start = lines.iter().position(|l| l.contains(&begin)).ok_or(format!("no `{begin}` line"))?;
     let stop = start + lines[start..].iter().position(|l| l.contains(&end)).ok_or(format!("no `{end}` line"))?;
     let indent = lines[start][..lines[start].len() - lines[start].trim_start().len()].to_string();
-    let body = body.iter().map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") });
+    let body = body.trim_end().lines().map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") });
     lines.splice(start + 1..stop, body);
     Ok(lines.join("\n") + "\n")
 }
@@ -198,9 +189,12 @@ mod tests {
     #[test]
     fn a_region_is_replaced_with_its_indentation() {
         let text = "a\n  # BEGIN generated by `cargo xtask gen`: x\n  - old\n  # END generated: x\nb\n";
-        let new = replace_region(text, "x", &["- new".into(), String::new()]).unwrap();
-        assert_eq!(new, "a\n  # BEGIN generated by `cargo xtask gen`: x\n  - new\n\n  # END generated: x\nb\n");
-        assert!(replace_region("a\n", "x", &[]).unwrap_err().contains("no `BEGIN"));
+        let new = replace_region(text, "x", "- new\n\n- newer\n\n").unwrap();
+        assert_eq!(
+            new,
+            "a\n  # BEGIN generated by `cargo xtask gen`: x\n  - new\n\n  - newer\n  # END generated: x\nb\n"
+        );
+        assert!(replace_region("a\n", "x", "").unwrap_err().contains("no `BEGIN"));
     }
 
     #[test]
