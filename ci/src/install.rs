@@ -59,28 +59,30 @@ pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
     if *kind == Kind::Test(Runner::Native) && b.target == host && b.cfg.is_empty() {
         v.push(component("rustfmt"));
     }
-    if *kind == Kind::Cross {
-        let packages = ["podman", "runc", "debootstrap", "uidmap", "slirp4netns", "fuse-overlayfs"];
-        v.extend(packages.map(|p| apt(p, if p == "uidmap" { "newuidmap" } else { p })));
-        v.extend([CROSS, Need::DebianImage]);
-    }
-    match kind {
-        Kind::Fuzz => v.extend([CARGO_FUZZ, apt("g++", "g++")]),
-        Kind::Miri => v.extend([component("miri"), component("rust-src")]),
-        Kind::Sanitizer(_) => v.push(component("rust-src")),
-        _ => {}
-    }
     match b.toolchain {
         Toolchain::NightlyBuildStd => v.push(component("rust-src")),
         _ if b.target != host => v.push(Need::Target(tc.clone(), b.target.clone())),
         _ => {}
     }
-    let runner = match kind {
-        Kind::Test(Runner::Qemu(_) | Runner::Wine) if via == Via::Cross => return [v, vec![Need::Cross]].concat(),
-        Kind::Test(r) => r.clone(),
-        Kind::ExpectFailure | Kind::Serve => Runner::Wasmtime,
-        _ => Runner::Native,
-    };
+    // Under cross, its image brings the linker and the runner.
+    if via == Via::Cross && matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)) {
+        v.push(Need::Cross);
+        return v;
+    }
+    match kind {
+        Kind::Test(Runner::Qemu(qemu)) => v.push(apt("qemu-user", qemu)),
+        Kind::Test(Runner::Wine) => v.extend([apt("wine", "wine"), apt("wine64", "/usr/lib/wine/wine64")]),
+        Kind::Test(Runner::Wasmtime) | Kind::ExpectFailure | Kind::Serve => v.push(WASMTIME),
+        Kind::Test(Runner::Native | Runner::Host) | Kind::Check => {}
+        Kind::Fuzz => v.extend([CARGO_FUZZ, apt("g++", "g++")]),
+        Kind::Miri => v.extend([component("miri"), component("rust-src")]),
+        Kind::Sanitizer(_) => v.push(component("rust-src")),
+        Kind::Cross => {
+            let packages = ["podman", "runc", "debootstrap", "uidmap", "slirp4netns", "fuse-overlayfs"];
+            v.extend(packages.map(|p| apt(p, if p == "uidmap" { "newuidmap" } else { p })));
+            v.extend([CROSS, Need::DebianImage]);
+        }
+    }
     match b.linker.as_deref() {
         Some(l) if l.ends_with("-w64-mingw32-gcc") => v.push(apt("mingw-w64", l)),
         Some(l) => {
@@ -93,18 +95,10 @@ pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
                 "powerpc64le" => "ppc64el",
                 arch => arch,
             };
-            v.extend([
-                apt(&format!("gcc-{gnu}"), l),
-                apt(&format!("libc6-dev-{arch}-cross"), &format!("/usr/{gnu}/lib/libc.so")),
-            ]);
+            v.push(apt(&format!("gcc-{gnu}"), l));
+            v.push(apt(&format!("libc6-dev-{arch}-cross"), &format!("/usr/{gnu}/lib/libc.so")));
         }
         None => {}
-    }
-    match runner {
-        Runner::Qemu(qemu) => v.push(apt("qemu-user", &qemu)),
-        Runner::Wine => v.extend([apt("wine", "wine"), apt("wine64", "/usr/lib/wine/wine64")]),
-        Runner::Wasmtime => v.push(WASMTIME),
-        Runner::Native | Runner::Host => {}
     }
     v
 }
