@@ -15,15 +15,14 @@ use crate::matrix::three_numbers;
 /// written in YAML (they belong to `cargo xtask cell`).
 pub fn workflow(root: &Path) -> Vec<String> {
     let (mut problems, mut freebsd_vm, mut release) = (Vec::new(), None, None);
+    let builds = |w: &str| ["test", "clippy", "check", "build", "doc", "fmt", "miri", "run", "nextest"].contains(&w);
     let text = fs::read_to_string(root.join(".github/workflows/ci.yml")).unwrap_or_default();
     for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
         if let Some(uses) = line.strip_prefix("- uses: ").or_else(|| line.strip_prefix("uses: ")) {
             let (action, comment) = uses.split_once(" # ").unwrap_or((uses, ""));
             let sha = action.split_once('@').map_or("", |(_, sha)| sha);
-            if sha.len() != 40
-                || !sha.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-                || !tag_and_date(comment)
-            {
+            let full_sha = sha.len() == 40 && sha.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+            if !full_sha || !tag_and_date(comment) {
                 problems.push(format!("ci.yml:{n}: `{uses}` is not owner/repo@<40-hex SHA> # vX.Y.Z (YYYY-MM-DD)"));
             }
             if action.starts_with("vmactions/freebsd-vm@") {
@@ -35,9 +34,7 @@ pub fn workflow(root: &Path) -> Vec<String> {
         }
         let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('+')).collect();
         for pair in words.windows(2).filter(|_| !line.starts_with('#')) {
-            let builds =
-                ["test", "clippy", "check", "build", "doc", "fmt", "miri", "run", "nextest"].contains(&pair[1]);
-            if ["cargo", "cross"].contains(&pair[0]) && builds || pair[0] == "wasmtime" {
+            if ["cargo", "cross"].contains(&pair[0]) && builds(pair[1]) || pair[0] == "wasmtime" {
                 problems.push(format!(
                     "ci.yml:{n}: runs `{}` itself: a cell's commands belong to `cargo xtask cell`",
                     pair.join(" ")

@@ -256,9 +256,8 @@ impl CellCtx<'_> {
     }
 
     fn clippy(&self, extra: &[&str]) -> Cmd {
-        let cmd =
-            self.cargo(["clippy", "--locked"]).args(extra).args(["--all-targets", "--target", &self.b.target, JSON]);
-        cmd.args(["--", "-D", "warnings"])
+        let cmd = self.cargo(["clippy", "--locked"]).args(extra).args(["--all-targets", "--target", &self.b.target]);
+        cmd.args([JSON, "--", "-D", "warnings"])
     }
 
     /// The cell's environment. `for_target`: the command compiles the
