@@ -171,11 +171,10 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
 /// The Debian archive of this machine's apt sources (debootstrap needs one).
 fn debian_mirror() -> String {
     let dir = std::fs::read_dir("/etc/apt/sources.list.d").into_iter().flatten().flatten().map(|e| e.path());
-    let texts =
-        std::iter::once("/etc/apt/sources.list".into()).chain(dir).filter_map(|p| std::fs::read_to_string(p).ok());
-    let urls = texts.flat_map(|t| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
-    let mut urls = urls.filter(|w| w.starts_with("http") && w.trim_end_matches('/').ends_with("/debian"));
-    urls.next().unwrap_or_else(|| "http://deb.debian.org/debian".into())
+    let files = std::iter::once("/etc/apt/sources.list".into()).chain(dir);
+    let text: String = files.map(|p| std::fs::read_to_string(p).unwrap_or_default() + "\n").collect();
+    let url = text.split_whitespace().find(|w| w.starts_with("http") && w.trim_end_matches('/').ends_with("/debian"));
+    url.unwrap_or("http://deb.debian.org/debian").to_string()
 }
 
 pub fn describe(m: &Matrix, need: &Need) -> String {

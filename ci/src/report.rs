@@ -54,7 +54,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
     md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for r in results {
         let reason = r.reason.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-        let status = if r.status == Status::Pass { "PASS".into() } else { format!("**{}**", status(r)) };
+        let result = if r.status == Status::Pass { "PASS".into() } else { format!("**{}**", status(r)) };
         let tests = |c| if r.tested { triple(c) } else { "-".into() };
         let mut named = r.exceptions.clone();
         named.extend((!r.ignored_tests.is_empty()).then(|| format!("{} ignored", r.ignored_tests.len())));
@@ -64,7 +64,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
             format!("`{}`", r.target),
             r.backend.clone(),
             r.steps.join("+"),
-            format!("{status}{reason}"),
+            format!("{result}{reason}"),
             tests(r.in_process),
             tests(r.black_box),
             r.seconds.to_string(),
