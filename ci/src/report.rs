@@ -144,10 +144,8 @@ mod tests {
         let md = markdown(Path::new("/nonexistent"), &results);
         assert!(md.starts_with("### Matrix: 1 PASS, 1 FAIL, 1 UNAVAILABLE\n"), "{md}");
         assert!(md.contains("\n| a | `` |  |  | PASS | 3/0/0 | 2/0/1 | 0 | 1 ignored |\n"), "{md}");
-        assert!(
-            md.contains("- a: `echo: black_box::x`: why\n") && md.contains("#### b failed: 1 test(s) failed"),
-            "{md}"
-        );
+        assert!(md.contains("- a: `echo: black_box::x`: why\n"), "{md}");
+        assert!(md.contains("#### b failed: 1 test(s) failed"), "{md}");
         assert!(md.ends_with("tests: 5 passed, 1 failed, 1 ignored\n"), "{md}");
         assert!(fails(&results, false) && !fails(&results[..1], true));
         assert!(!fails(&results[2..], false) && fails(&results[2..], true));

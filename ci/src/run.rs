@@ -258,18 +258,12 @@ impl Runner<'_> {
     /// Runs `cmd`, its stdout and stderr merged in one pipe; returns its exit
     /// status (`None`: it did not start, or was killed) and its output.
     fn spawn(&mut self, cmd: &Cmd, out: &mut Output) -> (Option<i32>, String) {
-        let mut text = String::new();
-        let (mut child, reader) = match start(cmd, self.root) {
-            Ok(started) => started,
-            Err(e) => {
-                self.say(&format!("cannot start {}: {e}", cmd.program));
-                return (None, text);
-            }
-        };
+        let started = start(cmd, self.root).inspect_err(|e| self.say(&format!("cannot start {}: {e}", cmd.program)));
+        let Ok((mut child, reader)) = started else { return (None, String::new()) };
         *RUNNING.lock().unwrap() = Some(child.id());
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
         thread::spawn(move || BufReader::new(reader).split(b'\n').map_while(Result::ok).try_for_each(|l| tx.send(l)));
-        let mut exited = false;
+        let (mut exited, mut text) = (false, String::new());
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(bytes) => {
