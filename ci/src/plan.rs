@@ -164,11 +164,10 @@ impl Planner<'_> {
                 plan.run("fuzz", Cmd { dir: "fuzz", ..c.cargo(args).args(libfuzzer) });
             }
             Kind::Miri => {
-                plan.exceptions.push(
+                plan.exceptions.push(String::from(
                     "Miri runs only the socket-free tests (lib, state_machine, fuzz_regressions): \
-                     it cannot run sockets, mio or /proc"
-                        .into(),
-                );
+                     it cannot run sockets, mio or /proc",
+                ));
                 let args =
                     ["miri", "test", "--locked", "--lib", "--test", "state_machine", "--test", "fuzz_regressions"];
                 plan.run("miri", c.cargo(args));

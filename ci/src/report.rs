@@ -102,8 +102,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
 }
 
 /// Writes the report files (and the job summary when asked and on Actions),
-/// prints it, and says whether the run failed: a failed cell, or under
-/// `CI=true` an unavailable one.
+/// prints it, and says whether the run failed.
 pub fn write(root: &Path, results: &[CellResult], summary: bool) -> bool {
     let md = markdown(root, results);
     let _ = fs::create_dir_all(root.join("target"));
