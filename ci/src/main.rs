@@ -13,7 +13,7 @@ mod run;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 use matrix::{Cell, Matrix, Work};
 use plan::{Planner, Via};
@@ -21,12 +21,6 @@ use run::{CellResult, Status};
 
 #[derive(Parser)]
 #[command(about = "The portability matrix of portable-echo (cells: ci/matrix.toml)")]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand)]
 enum Cmd {
     /// Install what the selected cells miss, run each, and report.
     Matrix {
@@ -88,7 +82,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ci/ has a parent").to_path_buf();
-    match main_with(&root, Cli::parse().command) {
+    match main_with(&root, Cmd::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
