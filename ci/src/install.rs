@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::matrix::{Cell, Kind, Matrix, Runner, Toolchain, Work};
+use crate::matrix::{Cell, CrossPin, Kind, Matrix, Runner, Toolchain, Work};
 use crate::plan::{PY_TOOLS, Via, XTASK_TARGETS, venv};
 
 /// wasmtime-cli on crates.io: 48.x is the last that builds with Rust 1.95.
@@ -135,7 +135,7 @@ fn have(root: &Path, need: &Need) -> bool {
 /// The commands that install `need`, as `install` says them and runs them
 /// (split at spaces: no argument has one).
 fn commands(m: &Matrix, need: &Need) -> Vec<String> {
-    let stable = &m.toolchains.stable;
+    let (stable, CrossPin { git, rev, .. }) = (&m.toolchains.stable, &m.cross);
     let one = |command: String| vec![command];
     match need {
         Need::Toolchain(tc) => one(format!("rustup toolchain install {tc} --profile minimal --no-self-update")),
@@ -143,15 +143,10 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
         Need::Target(tc, t) => one(format!("rustup target add --toolchain {tc} {t}")),
         Need::Apt(package, _) => one(format!("apt-get install -y -q {package}")),
         Need::Crate(name, version, extra) => one(format!("cargo +{stable} install {name}@{version} --locked{extra}")),
-        Need::Cross => {
-            one(format!("cargo +{stable} install cross --locked --git {} --rev {}", m.cross.git, m.cross.rev))
-        }
+        Need::Cross => one(format!("cargo +{stable} install cross --locked --git {git} --rev {rev}")),
         Need::PyTools => {
-            let pins: Vec<_> = PY_TOOLS.iter().map(|(t, v)| format!("{t}=={v}")).collect();
-            vec![
-                format!("python3 -m venv {}", venv()),
-                format!("{}/bin/python -m pip install -q {}", venv(), pins.join(" ")),
-            ]
+            let (venv, pins) = (venv(), PY_TOOLS.map(|(t, v)| format!("{t}=={v}")));
+            vec![format!("python3 -m venv {venv}"), format!("{venv}/bin/python -m pip install -q {}", pins.join(" "))]
         }
         // A minimal Debian 12 from the archive this machine's apt uses.
         Need::DebianImage => {
