@@ -168,9 +168,8 @@ impl Planner<'_> {
                     "Miri runs only the socket-free tests (lib, state_machine, fuzz_regressions): \
                      it cannot run sockets, mio or /proc",
                 ));
-                let args =
-                    ["miri", "test", "--locked", "--lib", "--test", "state_machine", "--test", "fuzz_regressions"];
-                plan.run("miri", c.cargo(args));
+                let tests = ["--test", "state_machine", "--test", "fuzz_regressions"];
+                plan.run("miri", c.cargo(["miri", "test", "--locked", "--lib"]).args(tests));
             }
             Kind::Sanitizer(s) => c.sanitizer(s, &mut plan),
             Kind::Cross => {
