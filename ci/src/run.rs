@@ -138,7 +138,7 @@ pub fn cell(p: &Planner, root: &Path, cell: &Cell, echo: bool, timeout: u64) -> 
             // What mio must have compiled (cross builds in its container).
             let mio = match &cell.work {
                 Work::Build(b, _) if p.via != Via::Cross => {
-                    [Some(&m.sys[&b.sys].mio), m.waker[&b.waker].mio.as_ref()].into_iter().flatten().cloned().collect()
+                    std::iter::once(&m.sys[&b.sys].mio).chain(&m.waker[&b.waker].mio).cloned().collect()
                 }
                 _ => Vec::new(),
             };
