@@ -1,7 +1,6 @@
 //! The matrix report, from the cells' JSON results: one generator for the
 //! terminal, target/matrix-report.{json,md} and the Actions job summaries.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::{env, fs};
 
@@ -36,9 +35,9 @@ pub fn status(r: &CellResult) -> String {
 pub fn one_line(r: &CellResult) -> String {
     let mut line = format!("{} {} ({}, {})", status(r), r.cell, r.target, r.steps.join("+"));
     if r.tested {
-        let _ = write!(line, ": {}", counted(r.tests()));
+        line += &format!(": {}", counted(r.tests()));
         if r.black_box != Counts::default() {
-            let _ = write!(line, " (black-box {})", triple(r.black_box));
+            line += &format!(" (black-box {})", triple(r.black_box));
         }
     }
     r.exceptions.iter().for_each(|e| line.push_str(&format!("; {e}")));
