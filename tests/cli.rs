@@ -122,37 +122,14 @@ mod black_box {
         assert_eq!(rest, "", "stdout holds only the listening line");
     }
 
-    /// SIGTERM and SIGINT: the idle client sees a clean end of stream; once
-    /// it closes too, the process exits 0 without waiting for the grace
-    /// period, and logs its summary.
+    /// SIGTERM and SIGINT stop the server cleanly.
     #[cfg(unix)]
-    fn signal_stops_cleanly(signal: i32) {
-        use std::time::Duration;
-
-        // No idle timeout: no timer wakes the loop, only the signal's waker.
-        let mut served = Launched::spawn(
-            &[
-                "--addr",
-                "127.0.0.1:0",
-                "--shutdown-grace",
-                "10",
-                "--idle-timeout",
-                "0",
-            ],
-            |_| {},
-        );
-        let mut client = connect(served.addr);
-        expect_greeting(&mut client, GREETING);
-        round_trip(&mut client, b"before the signal");
-        served.signal(signal);
-        assert_eq!(read_to_end(&mut client), b"");
-        drop(client);
-        let status = served.wait(Duration::from_secs(5));
-        let log = served.log();
-        assert_eq!(status.code(), Some(0), "{log}");
-        let stats = launch::parse_stats(&log).unwrap_or_else(|| panic!("no summary:\n{log}"));
+    fn signal_stops_cleanly(signal: i32, name: &str) {
+        let (stats, log) =
+            launch::assert_request_stops_cleanly(&[], |served| served.signal(signal));
+        assert!(log.contains(&format!("{name}: shutting down")), "{log}");
         assert_eq!(stats.connections_served, 1, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 17, "{log}");
+        assert_eq!(stats.bytes.bytes_echoed, 23, "{log}");
     }
 
     #[cfg(unix)]
@@ -162,7 +139,7 @@ mod black_box {
         ignore = "about SIGTERM and SIGINT themselves, which WASI preview 2 does not have (its stop request, the end of stdin, runs in every stop test)"
     )]
     fn sigterm_exits_0_with_summary() {
-        signal_stops_cleanly(libc::SIGTERM);
+        signal_stops_cleanly(libc::SIGTERM, "SIGTERM");
     }
 
     #[cfg(unix)]
@@ -172,7 +149,7 @@ mod black_box {
         ignore = "about SIGTERM and SIGINT themselves, which WASI preview 2 does not have (its stop request, the end of stdin, runs in every stop test)"
     )]
     fn sigint_exits_0_with_summary() {
-        signal_stops_cleanly(libc::SIGINT);
+        signal_stops_cleanly(libc::SIGINT, "SIGINT");
     }
 
     /// `--stop-on-stdin-eof`: bytes on stdin change nothing; its end stops
@@ -181,33 +158,21 @@ mod black_box {
     /// and Windows, stdin in the loop's Poll on WASI preview 2.
     #[test]
     fn stdin_eof_with_the_flag_stops_cleanly() {
-        let mut served = Launched::spawn(
-            &[
-                "--addr",
-                "127.0.0.1:0",
-                "--shutdown-grace",
-                "10",
-                "--idle-timeout",
-                "0",
-                "--stop-on-stdin-eof",
-            ],
-            |_| {},
-        );
-        let mut client = connect(served.addr);
-        expect_greeting(&mut client, GREETING);
-        served.write_stdin(b"bytes on stdin are not its end\n");
-        round_trip(&mut client, b"still served");
-        served.close_stdin();
-        assert_eq!(read_to_end(&mut client), b"");
-        drop(client);
-        let stats = served.finish(STEP);
-        let log = served.log();
+        let args = ["--stop-on-stdin-eof"];
+        let (stats, log) = launch::assert_request_stops_cleanly(&args, |served| {
+            served.write_stdin(b"bytes on stdin are not its end\n");
+            let mut other = connect(served.addr);
+            expect_greeting(&mut other, GREETING);
+            round_trip(&mut other, b"still served");
+            drop(other);
+            served.close_stdin();
+        });
         assert!(
             log.contains("end of standard input: shutting down"),
             "{log}"
         );
-        assert_eq!(stats.connections_served, 1, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 12, "{log}");
+        assert_eq!(stats.connections_served, 2, "{log}");
+        assert_eq!(stats.bytes.bytes_echoed, 23 + 12, "{log}");
     }
 
     /// Without the flag, the end of stdin is nobody's business: the server

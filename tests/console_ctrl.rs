@@ -13,7 +13,7 @@
 mod common;
 
 mod black_box {
-    use crate::common::*;
+    use crate::common::launch;
     use windows_sys::Win32::Foundation::TRUE;
     use windows_sys::Win32::System::Console::{
         AllocConsole, CTRL_C_EVENT, FreeConsole, GenerateConsoleCtrlEvent, GetStdHandle,
@@ -47,34 +47,18 @@ mod black_box {
             );
             assert_ne!(SetConsoleCtrlHandler(Some(survive), TRUE), 0);
         }
-        let mut served = Launched::spawn(
-            &[
-                "--addr",
-                "127.0.0.1:0",
-                "--shutdown-grace",
-                "10",
-                "--idle-timeout",
-                "0",
-            ],
-            |_| {},
-        );
-        let mut client = connect(served.addr);
-        expect_greeting(&mut client, GREETING);
-        round_trip(&mut client, b"before Ctrl-C");
-        // SAFETY: as above.
-        let sent = unsafe { GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) };
-        assert_ne!(
-            sent,
-            0,
-            "GenerateConsoleCtrlEvent: {}",
-            std::io::Error::last_os_error()
-        );
-        assert_eq!(read_to_end(&mut client), b"");
-        drop(client);
-        let stats = served.finish(STEP);
-        let log = served.log();
+        let (stats, log) = launch::assert_request_stops_cleanly(&[], |_| {
+            // SAFETY: as above.
+            let sent = unsafe { GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) };
+            assert_ne!(
+                sent,
+                0,
+                "GenerateConsoleCtrlEvent: {}",
+                std::io::Error::last_os_error()
+            );
+        });
         assert!(log.contains("Ctrl-C/Ctrl-Break: shutting down"), "{log}");
         assert_eq!(stats.connections_served, 1, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 13, "{log}");
+        assert_eq!(stats.bytes.bytes_echoed, 23, "{log}");
     }
 }

@@ -301,6 +301,34 @@ impl Launched {
     }
 }
 
+/// A stop request as a user sees it: a launched server with no timer armed
+/// (no idle timeout: only the request wakes the loop) and one idle,
+/// greeted client; `request` asks it to stop. The client sees a clean end
+/// of stream, and once it closes the server exits 0 well within the grace
+/// period (10 s), with its summary. Returns the statistics and the log.
+pub fn assert_request_stops_cleanly(
+    args: &[&str],
+    request: impl FnOnce(&mut Launched),
+) -> (Stats, String) {
+    let base = [
+        "--addr",
+        "127.0.0.1:0",
+        "--shutdown-grace",
+        "10",
+        "--idle-timeout",
+        "0",
+    ];
+    let mut served = Launched::spawn(&[&base, args].concat(), |_| {});
+    let mut client = super::connect(served.addr);
+    super::expect_greeting(&mut client, super::GREETING);
+    super::round_trip(&mut client, b"before the stop request");
+    request(&mut served);
+    assert_eq!(super::read_to_end(&mut client), b"");
+    drop(client);
+    let stats = served.finish(Duration::from_secs(5));
+    (stats, served.log())
+}
+
 impl Drop for Launched {
     fn drop(&mut self) {
         // A failed test must not leave the server running.
