@@ -192,45 +192,6 @@ mod black_box {
         assert!(!served.log().contains("shutting down"), "{}", served.log());
     }
 
-    /// A second stop request exits at once, whichever came first: here the
-    /// end of stdin, then SIGTERM, with a client that never closes and a
-    /// grace period far longer than the test.
-    #[cfg(unix)]
-    #[test]
-    #[cfg_attr(
-        portable_echo_wasmtime,
-        ignore = "about SIGTERM after stdin's end, and WASI preview 2 has no signals"
-    )]
-    fn a_signal_after_stdin_eof_exits_at_once() {
-        let mut served = Launched::spawn(
-            &[
-                "--addr",
-                "127.0.0.1:0",
-                "--shutdown-grace",
-                "60",
-                "--idle-timeout",
-                "0",
-                "--stop-on-stdin-eof",
-            ],
-            |_| {},
-        );
-        let mut client = connect(served.addr);
-        expect_greeting(&mut client, GREETING);
-        served.close_stdin();
-        eventually(STEP, "the stop after stdin's end", || {
-            served.log().contains("end of standard input")
-        });
-        served.signal(libc::SIGTERM);
-        let status = served.wait(STEP);
-        let log = served.log();
-        assert_eq!(status.code(), Some(1), "{log}");
-        assert!(
-            log.contains("SIGTERM while stopping: exiting without waiting"),
-            "{log}"
-        );
-        drop(client);
-    }
-
     /// A launched server has room in its descriptor table for every
     /// connection its limit allows before the first client arrives. Linux
     /// grows the table of a process with threads (the binary has a signal
