@@ -39,6 +39,11 @@ enum Cmd {
         /// Seconds after which a cell is ended and fails.
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
+        /// Remove each cell's build once no later cell builds there (on
+        /// when CI=true): the matrix then needs a few GiB of disk at a time
+        /// instead of tens, and a rerun builds everything again.
+        #[arg(long)]
+        prune: bool,
     },
     /// Run one cell; its output goes to the terminal and target/matrix-logs/.
     Cell {
@@ -122,7 +127,7 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
             let result = run::cell(&planner(&host, via), root, cell, true, timeout);
             Ok(!report::write(root, &[result], true))
         }
-        Cmd::Matrix { cell, kind, target, no_install, timeout } => {
+        Cmd::Matrix { cell, kind, target, no_install, timeout, prune } => {
             let mut cells = select(&m, &cell)?;
             cells.retain(|c| {
                 let t = if let Work::Build(b, _) = &c.work { b.target.as_str() } else { "-" };
@@ -140,8 +145,10 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
                 println!("matrix: installing what is missing (command output: target/matrix-logs/install.log)");
                 install::install(&m, root, &cells, &host, Via::Local, Some(&logs.join("install.log")));
             }
-            for c in &cells {
-                let result = run::cell(&planner(&host, Via::Local), root, c, false, timeout);
+            let prune = prune || std::env::var("CI").is_ok_and(|ci| ci == "true");
+            for (i, c) in cells.iter().enumerate() {
+                let planner = planner(&host, Via::Local);
+                let result = run::cell(&planner, root, c, false, timeout);
                 println!("{}", report::one_line(&result));
                 if result.status == Status::Fail {
                     let log = std::fs::read_to_string(root.join(&result.log)).unwrap_or_default();
@@ -150,7 +157,17 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
                     tail.iter().rev().for_each(|l| println!("| {l}"));
                     println!("----");
                 }
+                let later = |dir: &String| cells[i + 1..].iter().any(|l| planner.build_dir(l).as_ref() == Some(dir));
+                if let Some(dir) = planner.build_dir(c).filter(|dir| prune && !later(dir)) {
+                    let size = gib(disk_use(&root.join(&dir)));
+                    match std::fs::remove_dir_all(root.join(&dir)) {
+                        Ok(()) => println!("matrix: removed {dir} ({size:.1} GiB), which no later cell builds in"),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => println!("matrix: could not remove {dir}: {e}"),
+                    }
+                }
             }
+            println!("matrix: target/ holds {:.1} GiB now", gib(disk_use(&root.join("target"))));
             Ok(!report::write(root, &report::load(root, &m, &cells), true))
         }
     }
@@ -162,6 +179,20 @@ fn select<'m>(m: &'m Matrix, names: &[String]) -> Result<Vec<&'m Cell>, String> 
         return Ok(m.cells.iter().collect());
     }
     names.iter().flat_map(|n| n.split(',')).map(|n| m.cell(n)).collect()
+}
+
+/// Bytes of the files under `path` (0 when it does not exist).
+fn disk_use(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    let entries = std::fs::read_dir(path).into_iter().flatten().flatten();
+    entries.map(|entry| disk_use(&entry.path())).sum()
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 30)
 }
 
 /// This machine's Rust host triple.

@@ -101,6 +101,22 @@ pub struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    /// Where the cell's build goes that cells of another target do not
+    /// use: its own target directory, or its target's part of the shared
+    /// one. `None` for a host build in the shared directory, whose build
+    /// scripts and proc macros every cell reuses.
+    pub fn build_dir(&self, cell: &Cell) -> Option<String> {
+        let Work::Build(b, kind) = &cell.work else { return None };
+        let c = CellCtx { p: self, name: &cell.name, b, kind, tc: self.matrix.toolchain(b.toolchain) };
+        let dir = c.target_dir();
+        match (dir == self.target_dir, *kind == Kind::Fuzz) {
+            // cargo fuzz runs in fuzz/, where the relative directory lands.
+            (false, true) => Some(format!("fuzz/{dir}")),
+            (false, false) => Some(dir),
+            (true, _) => (b.target != self.host).then(|| format!("{dir}/{}", b.target)),
+        }
+    }
+
     pub fn plan(&self, cell: &Cell) -> Result<Plan, String> {
         let Work::Build(b, kind) = &cell.work else { return Ok(self.config()) };
         let c = CellCtx { p: self, name: &cell.name, b, kind, tc: self.matrix.toolchain(b.toolchain) };
@@ -423,5 +439,18 @@ mod tests {
             Planner { matrix: &m, host: "x86_64-unknown-linux-gnu", via: Via::Native, root: "", target_dir: "" };
         let err = planner.plan(m.cell("windows-msvc").unwrap()).unwrap_err();
         assert!(err.contains("wants a x86_64-pc-windows-msvc host"), "{err}");
+    }
+
+    #[test]
+    fn a_build_dir_is_a_cells_own_or_its_targets_part_of_the_shared_one() {
+        let m = Matrix::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).unwrap();
+        let planner =
+            Planner { matrix: &m, host: "x86_64-unknown-linux-gnu", via: Via::Local, root: "", target_dir: "target" };
+        let dir = |name: &str| planner.build_dir(m.cell(name).unwrap());
+        assert_eq!(dir("linux-epoll"), None, "the host's part is shared by every cell");
+        assert_eq!(dir("linux-poll").as_deref(), Some("target/cells/linux-poll"));
+        assert_eq!(dir("linux-aarch64").as_deref(), Some("target/aarch64-unknown-linux-gnu"));
+        assert_eq!(dir("fuzz").as_deref(), Some("fuzz/target/cells/fuzz"));
+        assert_eq!(dir("ci-config"), None);
     }
 }
