@@ -37,8 +37,13 @@ pub const DEFAULT_BACKLOG: u32 = 4096;
 /// Everything [`crate::Server`] needs to know before it binds.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Address to listen on; port 0 picks an ephemeral port.
-    pub addr: SocketAddr,
+    /// Addresses to listen on, all served by the one event loop (at least
+    /// one, each once). Port 0 picks a free port: the first address with
+    /// port 0 picks it, and every other one with port 0 takes the same
+    /// (so `127.0.0.1:0` and `[::1]:0` listen on one port, as a host name
+    /// would). An IPv6 address takes IPv6 clients only (IPV6_V6ONLY, set on
+    /// every platform): `[::]` takes no IPv4 client; add `0.0.0.0` for both.
+    pub addrs: Vec<SocketAddr>,
     /// Bytes written to every connection before any echoed byte.
     pub greeting: Vec<u8>,
     /// Most bytes a connection may owe its peer. When a peer sends faster than
@@ -68,7 +73,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            addr: DEFAULT_ADDR,
+            addrs: vec![DEFAULT_ADDR],
             greeting: DEFAULT_GREETING.to_vec(),
             max_pending: DEFAULT_MAX_PENDING,
             max_connections: DEFAULT_MAX_CONNECTIONS,

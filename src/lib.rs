@@ -9,7 +9,7 @@
 //! ```no_run
 //! use portable_echo::{Config, Server};
 //!
-//! let server = Server::bind(Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() })?;
+//! let server = Server::bind(Config { addrs: vec!["127.0.0.1:0".parse().unwrap()], ..Config::default() })?;
 //! println!("listening on {} ({})", server.local_addr(), server.backend());
 //! let stop = server.stop_handle();
 //! let serving = std::thread::spawn(move || server.run());

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,9 +20,13 @@ use portable_echo::{Config, Server, config};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Address to listen on (port 0 picks a free port)
-    #[arg(long, value_name = "IP:PORT", default_value_t = config::DEFAULT_ADDR)]
-    addr: SocketAddr,
+    /// Address to listen on, IP:PORT or HOST:PORT (a host name listens on
+    /// every address it resolves to); repeat it to listen on several. Port 0
+    /// picks a free port, the same for every address given with port 0. An
+    /// IPv6 address takes IPv6 clients only: [::] and 0.0.0.0 together take both
+    #[arg(long = "addr", value_name = "HOST:PORT",
+          default_values_t = [ListenAddr::Ip(config::DEFAULT_ADDR)])]
+    addrs: Vec<ListenAddr>,
 
     /// Text sent to each client before echoing (no newline is added)
     #[arg(
@@ -67,6 +71,77 @@ struct Args {
     stop_on_stdin_eof: bool,
 }
 
+/// An `--addr` as given: an IP address, or a host name resolved after the
+/// flags are read (so a name that does not resolve is a runtime error, not
+/// a usage error).
+#[derive(Clone, Debug)]
+enum ListenAddr {
+    Ip(SocketAddr),
+    Host(String, u16),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ListenAddr, String> {
+        if let Ok(addr) = text.parse() {
+            return Ok(ListenAddr::Ip(addr));
+        }
+        let no_port =
+            || format!("'{text}' has no port: write HOST:PORT, e.g. localhost:9000 or [::1]:9000");
+        let (host, port) = text.rsplit_once(':').ok_or_else(no_port)?;
+        if host.is_empty() || host.contains(':') || host.starts_with('[') {
+            // An IPv6 address needs brackets before its port; a bare one,
+            // or a bracketed one that did not parse, is no host name.
+            return Err(no_port());
+        }
+        let port = port
+            .parse()
+            .map_err(|_| format!("'{port}' in '{text}' is not a port (0 to 65535)"))?;
+        Ok(ListenAddr::Host(host.to_string(), port))
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Ip(addr) => write!(f, "{addr}"),
+            ListenAddr::Host(host, port) => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+impl ListenAddr {
+    /// The addresses to bind: the IP itself, or every address the name
+    /// resolves to, in the resolver's order, each once.
+    fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        let (host, port) = match self {
+            ListenAddr::Ip(addr) => return Ok(vec![*addr]),
+            ListenAddr::Host(host, port) => (host.as_str(), *port),
+        };
+        let context =
+            |err: io::Error| io::Error::new(err.kind(), format!("resolving {self}: {err}"));
+        let mut addrs = Vec::new();
+        for addr in (host, port).to_socket_addrs().map_err(context)? {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        if addrs.is_empty() {
+            return Err(context(io::Error::new(ErrorKind::NotFound, "no address")));
+        }
+        info!(
+            "{self} resolves to {}",
+            addrs
+                .iter()
+                .map(SocketAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(addrs)
+    }
+}
+
 /// A duration given in seconds on the command line; fractions allowed
 /// (`0.25`), so tests and impatient users can go below a second.
 #[derive(Clone, Copy, Debug)]
@@ -109,8 +184,18 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
+    let mut addrs = Vec::new();
+    for addr in &args.addrs {
+        match addr.resolve() {
+            Ok(resolved) => addrs.extend(resolved),
+            Err(err) => {
+                eprintln!("portable-echo: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let config = Config {
-        addr: args.addr,
+        addrs,
         greeting: args.greeting.into_bytes(),
         max_pending: args.max_pending as usize,
         max_connections: args.max_connections as usize,
@@ -148,14 +233,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // One line per address, the first first: scripts that read one line
+    // still find the first address there.
     let mut stdout = io::stdout().lock();
-    let announced = writeln!(
-        stdout,
-        "listening on {} ({})",
-        server.local_addr(),
-        server.backend()
-    )
-    .and_then(|()| stdout.flush());
+    let announced = server
+        .local_addrs()
+        .iter()
+        .try_for_each(|addr| writeln!(stdout, "listening on {addr} ({})", server.backend()))
+        .and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(err) = announced {
         // A closed stdout must not stop the server; the log still says it.

@@ -20,15 +20,22 @@ use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
 use crate::error::{describe, with_context};
 use crate::sys;
 
-/// Token of the listening socket (as in mio's example, clients come after it).
-const LISTENER: Token = Token(0);
 /// Token of the waker that carries stop requests.
-const WAKER: Token = Token(1);
+const WAKER: Token = Token(0);
 /// Token of standard input where [`Config::stop_on_stdin_eof`] has the
 /// loop watch it (WASI preview 2; elsewhere a thread does).
-const STDIN: Token = Token(2);
-/// Connection `key` in the slab is registered as `Token(key + FIRST_CONNECTION)`.
-const FIRST_CONNECTION: usize = 3;
+const STDIN: Token = Token(1);
+/// Listener `i` is registered as `Token(FIRST_LISTENER + i)`; as in mio's
+/// example, clients come after the listeners (see `Server::first_connection`).
+const FIRST_LISTENER: usize = 2;
+
+/// Descriptors the process holds besides its connections and listeners:
+/// stdio, the selector, the waker, the signal thread's pipe, and spares.
+const SPARE_DESCRIPTORS: usize = 16;
+
+/// Attempts at one shared port when several addresses ask for port 0: the
+/// port the first one picked may be taken on another address.
+const SHARED_PORT_ATTEMPTS: usize = 8;
 
 /// How often connections whose close would wait on their peer are tried
 /// again (see [`sys::close_would_wait`]).
@@ -108,8 +115,11 @@ impl StopHandle {
 #[derive(Debug)]
 pub struct Server {
     poll: Poll,
-    listener: Option<TcpListener>,
-    local_addr: SocketAddr,
+    /// Emptied when a stop begins; listener `i` has `Token(FIRST_LISTENER + i)`.
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
+    /// Connection `key` in the slab is registered as `Token(key + first_connection)`.
+    first_connection: usize,
     connections: Slab<Client>,
     config: Config,
     ctx: Context,
@@ -159,19 +169,25 @@ impl fmt::Display for Peer {
 }
 
 impl Server {
-    /// Binds the listener and prepares the event loop.
+    /// Binds every address of [`Config::addrs`] and prepares the event loop.
     ///
     /// Errors carry the address and the cause, e.g.
-    /// `binding 127.0.0.1:9000: address already in use`. On WASI preview 1 the
-    /// error is `ErrorKind::Unsupported` with exactly [`crate::BIND_UNSUPPORTED`].
+    /// `binding 127.0.0.1:9000: address already in use`; when one address
+    /// fails, none is left bound. On WASI preview 1 the error is
+    /// `ErrorKind::Unsupported` with exactly [`crate::BIND_UNSUPPORTED`].
+    ///
+    /// On Unix it first raises the soft descriptor limit (RLIMIT_NOFILE)
+    /// toward what [`Config::max_connections`] needs, up to the hard limit,
+    /// as Go does at startup: the usual soft limit (1,024 on Linux, 256 on
+    /// macOS) would otherwise cap the connections served far below it.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let mut listener = sys::bind_listener(config.addr, config.backlog).map_err(|err| {
-            if err.kind() == ErrorKind::Unsupported {
-                err
-            } else {
-                with_context(format!("binding {}", config.addr), err)
-            }
-        })?;
+        check_addrs(&config.addrs)?;
+        let needed = config
+            .max_connections
+            .saturating_add(config.addrs.len())
+            .saturating_add(SPARE_DESCRIPTORS);
+        raise_descriptor_limit(needed, config.max_connections);
+        let (mut listeners, local_addrs) = bind_all(&config.addrs, config.backlog)?;
         match sys::listen_backlog_cap() {
             Some(cap) if cap < config.backlog => warn!(
                 "the kernel caps the listen backlog at {cap}, below the {} asked for: \
@@ -187,18 +203,15 @@ impl Server {
         }
         // Room for every connection the limit allows, the one over it that
         // is accepted to be refused, and the loop's own descriptors.
-        if let Err(err) =
-            sys::reserve_descriptors(&listener, config.max_connections.saturating_add(16))
-        {
+        if let Err(err) = sys::reserve_descriptors(&listeners[0], needed) {
             debug!("growing the descriptor table ahead: {}", describe(&err));
         }
-        let local_addr = listener
-            .local_addr()
-            .map_err(|err| with_context("reading the bound address", err))?;
         let poll = Poll::new().map_err(|err| with_context("creating the event loop", err))?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
-            .map_err(|err| with_context("registering the listener", err))?;
+        for (i, (listener, addr)) in listeners.iter_mut().zip(&local_addrs).enumerate() {
+            poll.registry()
+                .register(listener, Token(FIRST_LISTENER + i), Interest::READABLE)
+                .map_err(|err| with_context(format!("registering the listener on {addr}"), err))?;
+        }
         let waker = sys::Waker::new(poll.registry(), WAKER)
             .map_err(|err| with_context("creating the waker", err))?;
         let stop = StopHandle {
@@ -223,8 +236,9 @@ impl Server {
         let ctx = Context::new(&config.greeting, config.max_pending);
         Ok(Server {
             poll,
-            listener: Some(listener),
-            local_addr,
+            first_connection: FIRST_LISTENER + listeners.len(),
+            listeners,
+            local_addrs,
             connections: Slab::new(),
             ctx,
             stop,
@@ -242,9 +256,16 @@ impl Server {
         })
     }
 
-    /// The address actually bound (the real port when port 0 was asked for).
+    /// The first address bound (with the real port when port 0 was asked
+    /// for): the one a client of a single-address server connects to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every address bound, in the order of [`Config::addrs`] (a host name
+    /// given to the binary contributes each address it resolved to).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// The name of the readiness backend in use (`epoll`, `kqueue`, `iocp`, ...).
@@ -278,12 +299,14 @@ impl Server {
             self.ctx.now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
                     WAKER => {}
                     STDIN => {
                         if let Some(stdin) = &mut self.stdin {
                             stdin.readable(self.poll.registry(), STDIN);
                         }
+                    }
+                    Token(n) if n < self.first_connection => {
+                        self.accept_all(n - FIRST_LISTENER);
                     }
                     Token(n) => {
                         let ready = Readiness {
@@ -295,7 +318,7 @@ impl Server {
                                 || event.is_error(),
                             read_closed: event.is_read_closed() || event.is_error(),
                         };
-                        self.drive(n - FIRST_CONNECTION, ready);
+                        self.drive(n - self.first_connection, ready);
                     }
                 }
             }
@@ -371,7 +394,7 @@ impl Server {
         if self.accept_paused_until.is_some_and(|at| now >= at) {
             self.accept_paused_until = None;
             debug!("resuming accepts");
-            self.accept_all();
+            (0..self.listeners.len()).for_each(|i| self.accept_all(i));
         }
         if self.next_idle_sweep.is_some_and(|at| now >= at) {
             self.close_idle();
@@ -448,15 +471,16 @@ impl Server {
         }
     }
 
-    fn accept_all(&mut self) {
+    /// Accepts every connection waiting on listener `i`.
+    fn accept_all(&mut self, i: usize) {
         if self.accept_paused_until.is_some() {
             return;
         }
         loop {
-            let Some(listener) = &mut self.listener else {
-                return;
+            let Some(listener) = self.listeners.get_mut(i) else {
+                return; // stopping: the listeners are closed
             };
-            match sys::accept(listener, self.poll.registry(), LISTENER) {
+            match sys::accept(listener, self.poll.registry(), Token(FIRST_LISTENER + i)) {
                 Ok((stream, addr)) => self.admit(stream, addr),
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return,
                 Err(err)
@@ -501,7 +525,7 @@ impl Server {
 
     fn admit(&mut self, mut stream: TcpStream, addr: Option<SocketAddr>) {
         let key = self.connections.vacant_key();
-        let token = Token(key + FIRST_CONNECTION);
+        let token = Token(key + self.first_connection);
         let peer = Peer { addr, token };
         if self.connections.len() + self.closing.len() >= self.config.max_connections {
             // A reset, not an end of stream: the client learns it was refused
@@ -606,7 +630,7 @@ impl Server {
         self.ctx.now = Instant::now();
         let deadline = self.ctx.now + self.config.shutdown_grace;
         self.stop_deadline = Some(deadline);
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         info!(
@@ -623,6 +647,117 @@ impl Server {
             self.connections[key].conn.stop();
             self.drive(key, Readiness::default());
         }
+    }
+}
+
+/// Refuses a list that would leave the server deaf or bind one address twice.
+fn check_addrs(addrs: &[SocketAddr]) -> io::Result<()> {
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    }
+    for (i, addr) in addrs.iter().enumerate() {
+        if addrs[..i].contains(addr) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("{addr} is given twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Binds every address, in order. Addresses with port 0 share one port:
+/// the first picks it and the others ask for it, and when it is taken on
+/// one of them, everything is closed and a new port tried (up to
+/// [`SHARED_PORT_ATTEMPTS`]). On an error nothing is left bound.
+fn bind_all(addrs: &[SocketAddr], backlog: u32) -> io::Result<(Vec<TcpListener>, Vec<SocketAddr>)> {
+    let mut attempt = 1;
+    'attempts: loop {
+        let (mut listeners, mut bound) = (Vec::new(), Vec::<SocketAddr>::new());
+        let mut shared_port = None;
+        for &addr in addrs {
+            let mut asked = addr;
+            if addr.port() == 0 {
+                asked.set_port(shared_port.unwrap_or(0));
+            }
+            let listener = match sys::bind_listener(asked, backlog) {
+                Ok(listener) => listener,
+                Err(err) if err.kind() == ErrorKind::Unsupported => return Err(err),
+                Err(err)
+                    if err.kind() == ErrorKind::AddrInUse
+                        && asked.port() != addr.port()
+                        && attempt < SHARED_PORT_ATTEMPTS =>
+                {
+                    debug!(
+                        "binding {asked}: {}; trying another shared port",
+                        describe(&err)
+                    );
+                    attempt += 1;
+                    continue 'attempts;
+                }
+                Err(err) => return Err(with_context(format!("binding {asked}"), err)),
+            };
+            let local = listener.local_addr().map_err(|err| {
+                with_context(format!("reading the address bound for {asked}"), err)
+            })?;
+            if addr.port() == 0 {
+                shared_port.get_or_insert(local.port());
+            }
+            listeners.push(listener);
+            bound.push(local);
+        }
+        return Ok((listeners, bound));
+    }
+}
+
+/// Raises the soft descriptor limit to `needed` where the platform has one
+/// (see [`sys::raise_descriptor_limit`]), and says what it did: at info
+/// when it raised it, at warn when the hard limit is too low for
+/// `max_connections`.
+fn raise_descriptor_limit(needed: usize, max_connections: usize) {
+    match sys::raise_descriptor_limit(needed) {
+        Ok(None) => {}
+        Ok(Some(limit)) if limit.now >= needed => {
+            if limit.was < limit.now {
+                info!(
+                    "raised the soft descriptor limit (RLIMIT_NOFILE) from {} to {} \
+                     for {max_connections} connections (hard limit {})",
+                    limit.was,
+                    limit.now,
+                    count(limit.hard)
+                );
+            } else {
+                debug!(
+                    "descriptor limit {} (hard {}) holds {max_connections} connections",
+                    limit.now,
+                    count(limit.hard)
+                );
+            }
+        }
+        Ok(Some(limit)) => warn!(
+            "the descriptor limit (RLIMIT_NOFILE) goes no higher than {} (hard limit {}), \
+             below the {needed} that {max_connections} connections need: about {} \
+             connections can be served at once (raise the hard limit: ulimit -Hn, or \
+             systemd's LimitNOFILE=)",
+            limit.now,
+            count(limit.hard),
+            limit.now.saturating_sub(needed - max_connections)
+        ),
+        Err(err) => warn!(
+            "raising the descriptor limit (RLIMIT_NOFILE) to {needed}: {}",
+            describe(&err)
+        ),
+    }
+}
+
+/// A limit for a log line: RLIM_INFINITY reads as "unlimited".
+fn count(limit: usize) -> String {
+    match limit {
+        usize::MAX => "unlimited".into(),
+        n => n.to_string(),
     }
 }
 

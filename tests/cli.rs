@@ -6,7 +6,7 @@
 mod common;
 
 mod black_box {
-    use std::net::TcpListener;
+    use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
     use std::process::Output;
 
     use crate::common::launch::{self, Launched};
@@ -229,5 +229,120 @@ mod black_box {
             size > CONNECTIONS,
             "the descriptor table holds {size}, fewer than the {CONNECTIONS} connections allowed"
         );
+    }
+
+    /// `localhost:0` listens on every address the name resolves to (here,
+    /// as the test resolves it), one `listening on` line each, one port.
+    #[test]
+    fn a_host_name_listens_on_every_address_it_resolves_to() {
+        let mut want: Vec<SocketAddr> = Vec::new();
+        for addr in ("localhost", 0)
+            .to_socket_addrs()
+            .expect("resolving localhost")
+        {
+            if !want.contains(&addr) {
+                want.push(addr);
+            }
+        }
+        let mut served = Launched::spawn(&["--addr", "localhost:0"], |_| {});
+        let mut got = vec![served.addr];
+        got.extend(served.more_listening_addrs(want.len() - 1));
+        let port = got[0].port();
+        let ips = |addrs: &[SocketAddr]| addrs.iter().map(SocketAddr::ip).collect::<Vec<_>>();
+        assert_eq!(ips(&got), ips(&want), "listening on {got:?}");
+        assert!(got.iter().all(|addr| addr.port() == port), "{got:?}");
+        got.iter().for_each(|&addr| serves(addr));
+        assert!(
+            served.log().contains("localhost:0 resolves to "),
+            "{}",
+            served.log()
+        );
+        served.request_stop();
+        assert_eq!(served.finish(STEP).connections_served, got.len() as u64);
+    }
+
+    /// A name that does not resolve (`.invalid` never does, RFC 6761) is a
+    /// runtime error: one line naming it, exit status 1.
+    #[test]
+    fn a_name_that_does_not_resolve_is_one_line_and_status_1() {
+        let output = launch::run(&["--addr", "nosuch.invalid:9000"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("portable-echo: resolving nosuch.invalid:9000: "),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+
+    /// The binary raises a soft RLIMIT_NOFILE of 1,024 toward what its
+    /// connection limit needs, and serves 2,000 clients at once.
+    #[test]
+    #[cfg_attr(
+        not(unix),
+        ignore = "RLIMIT_NOFILE is Unix's: Windows has no per-process descriptor limit"
+    )]
+    #[cfg_attr(
+        portable_echo_wasmtime,
+        ignore = "wasmtime is the process: RLIMIT_NOFILE limits the runtime, and WASI has no call to raise it"
+    )]
+    fn a_soft_descriptor_limit_of_1024_is_raised_to_serve_2000_clients_at_once() {
+        #[cfg(unix)]
+        descriptors::raised_for_2000_clients();
+    }
+
+    #[cfg(unix)]
+    mod descriptors {
+        use std::net::TcpStream;
+
+        use super::*;
+
+        const SOFT: libc::rlim_t = 1024;
+        const CLIENTS: usize = 2000;
+        const MAX_CONNECTIONS: usize = 3000;
+
+        pub(super) fn raised_for_2000_clients() {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit with a valid rlimit struct.
+            assert_eq!(
+                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+                0
+            );
+            assert!(
+                limit.rlim_max >= 4096,
+                "this test needs a hard RLIMIT_NOFILE of 4096 or more (ulimit -Hn), not {}",
+                limit.rlim_max
+            );
+            // This process holds the other end of every connection.
+            assert!(raise_descriptor_limit(CLIENTS + 256) >= CLIENTS + 256);
+            let max = MAX_CONNECTIONS.to_string();
+            let args = ["--addr", "127.0.0.1:0", "--max-connections", &max];
+            let mut served = Launched::spawn(&args, |command| {
+                launch::with_nofile(command, SOFT, limit.rlim_max);
+            });
+            let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(served.addr)).collect();
+            for client in &mut clients {
+                expect_greeting(client, GREETING);
+            }
+            for client in &mut clients {
+                round_trip(client, b"all at once");
+            }
+            let log = served.log();
+            assert!(
+                log.contains(&format!(
+                    "raised the soft descriptor limit (RLIMIT_NOFILE) from {SOFT} to "
+                )),
+                "{log}"
+            );
+            served.request_stop();
+            drop(clients);
+            let stats = served.finish(STEP);
+            assert_eq!(stats.peak_connections, CLIENTS);
+            assert_eq!(stats.connections_served, CLIENTS as u64);
+        }
     }
 }

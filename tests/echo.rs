@@ -604,7 +604,10 @@ fn local_addr_reports_the_ephemeral_port() {
 fn binding_a_used_address_names_the_address_and_the_cause() {
     let first = Server::bind(config()).unwrap();
     let addr = first.local_addr();
-    let err = match Server::bind(Config { addr, ..config() }) {
+    let err = match Server::bind(Config {
+        addrs: vec![addr],
+        ..config()
+    }) {
         Ok(_) => panic!("second bind of {addr} succeeded"),
         Err(err) => err,
     };

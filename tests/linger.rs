@@ -48,12 +48,14 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
     const BEFORE: &[u8] = b"received before the stop";
     const DURING: &[u8] = b"still on the way when the stop comes";
     let grace = delay * 3;
-    let mut server = start(
+    let mut server = start_with(
         mode,
         Config {
             shutdown_grace: grace,
             ..config()
         },
+        // This test times the exit against the grace.
+        launch::without_sanitizer_exit_sleep,
     );
     let relay = Relay::start(server.addr, delay);
     let mut client = connect(relay.addr);

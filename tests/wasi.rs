@@ -12,7 +12,7 @@ use portable_echo::{BACKEND, Config, Server};
 
 fn loopback() -> Config {
     Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
+        addrs: vec!["127.0.0.1:0".parse().unwrap()],
         ..Config::default()
     }
 }
@@ -45,7 +45,10 @@ fn preview_2_binds_an_ephemeral_port_with_the_poll_backend() {
 fn preview_2_names_the_address_in_use() {
     let first = Server::bind(loopback()).unwrap();
     let addr = first.local_addr();
-    let err = match Server::bind(Config { addr, ..loopback() }) {
+    let err = match Server::bind(Config {
+        addrs: vec![addr],
+        ..loopback()
+    }) {
         Ok(_) => panic!("second bind of {addr} succeeded"),
         Err(err) => err,
     };
@@ -54,4 +57,22 @@ fn preview_2_names_the_address_in_use() {
         err.to_string().starts_with(&format!("binding {addr}: ")),
         "{err}"
     );
+}
+
+/// Several addresses on one shared port, IPv6 among them (the serving of
+/// both is checked from outside, tests/listen.rs under wasmtime).
+#[cfg(not(target_env = "p1"))]
+#[test]
+fn preview_2_binds_ipv4_and_ipv6_loopback_on_one_port() {
+    let server = Server::bind(Config {
+        addrs: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
+        ..loopback()
+    })
+    .expect("binding 127.0.0.1:0 and [::1]:0 on WASI preview 2");
+    let [v4, v6] = server.local_addrs() else {
+        panic!("two addresses, got {:?}", server.local_addrs());
+    };
+    assert_ne!(v4.port(), 0);
+    assert_eq!(v4.port(), v6.port());
+    assert!(v4.is_ipv4() && v6.is_ipv6());
 }

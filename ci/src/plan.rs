@@ -86,9 +86,10 @@ pub fn venv() -> String {
 /// The targets the runner itself must build for: every OS a job runs it on.
 pub const XTASK_TARGETS: [&str; 3] = ["x86_64-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd"];
 
-/// The runner of WASI test binaries, with the host's network for preview 2
-/// (its tests bind 127.0.0.1:0); preview 1 programs ignore it.
-const WASMTIME: &str = "wasmtime run -S inherit-network -S tcp";
+/// The runner of WASI test binaries, with the host's network and name
+/// lookup for preview 2 (its tests bind 127.0.0.1:0; the binary resolves
+/// `--addr localhost:0`); preview 1 programs ignore it.
+const WASMTIME: &str = "wasmtime run -S inherit-network -S tcp -S allow-ip-name-lookup";
 
 pub struct Planner<'a> {
     pub matrix: &'a Matrix,
@@ -357,14 +358,11 @@ impl CellCtx<'_> {
         plan.step(kind, What::Clear(reports.clone()));
         let mut cmd = self.cargo(["test", "--locked", "--no-fail-fast", "-Zbuild-std", "--target", &self.b.target]);
         // TSan: the suites with threads (servers on a thread, StopHandle and
-        // the waker, client threads, the binary's signal thread). It sleeps
-        // 1 s before a process exits (atexit_sleep_ms); the stop tests time
-        // the binary's exit against a grace of 0.5 to 0.9 s.
-        let mut options = format!("log_path={reports}/{kind}");
+        // the waker, client threads, the binary's signal thread).
+        let options = format!("log_path={reports}/{kind}");
         if sanitizer == "thread" {
-            let tests = ["echo", "linger", "faults", "soak", "cli", "host_faults", "exhaustion"];
+            let tests = ["echo", "linger", "faults", "soak", "cli", "host_faults", "exhaustion", "listen"];
             cmd = cmd.args(tests.iter().flat_map(|t| ["--test", t]));
-            options += ":atexit_sleep_ms=0";
         }
         let cmd = cmd.env("RUSTFLAGS", format!("-Zsanitizer={sanitizer}"));
         let cmd = cmd.env("RUSTDOCFLAGS", format!("-Zsanitizer={sanitizer}")).env("PORTABLE_ECHO_SANITIZER", sanitizer);

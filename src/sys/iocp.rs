@@ -13,7 +13,7 @@ use windows_sys::Win32::Networking::WinSock::{
     setsockopt,
 };
 
-use super::{Accepted, OnStopRequest};
+use super::{Accepted, DescriptorLimit, OnStopRequest};
 
 pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
@@ -34,6 +34,9 @@ pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
 /// clamped to 200..=65535.
 pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?; // Windows' default, said explicitly
+    }
     set_exclusive_address_use(&socket)?;
     socket.bind(&addr.into())?;
     let hint = i32::try_from(backlog.min(65535)).unwrap_or(65535);
@@ -46,6 +49,12 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpLis
 /// backlog itself through `SOMAXCONN_HINT`.
 pub(crate) fn listen_backlog_cap() -> Option<u32> {
     None
+}
+
+/// Windows has no per-process descriptor limit to raise (sockets are
+/// handles, limited only by memory).
+pub(crate) fn raise_descriptor_limit(_needed: usize) -> io::Result<Option<DescriptorLimit>> {
+    Ok(None)
 }
 
 /// Windows grows its handle table by itself, without a pause the loop would

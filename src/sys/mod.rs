@@ -24,11 +24,18 @@
 //!   listens with std's 128). SO_REUSEADDR on Unix (restart while old
 //!   connections sit in TIME_WAIT); SO_EXCLUSIVEADDRUSE on Windows (no other
 //!   socket may bind the same port: Windows' SO_REUSEADDR would allow port
-//!   hijacking). On WASI preview 1 it fails with `ErrorKind::Unsupported` and
+//!   hijacking). An IPv6 address listens for IPv6 only (IPV6_V6ONLY set
+//!   explicitly: Linux defaults it off, Windows and the BSDs on, OpenBSD
+//!   has no dual stack at all), so `[::]` means the same everywhere.
+//!   On WASI preview 1 it fails with `ErrorKind::Unsupported` and
 //!   [`BIND_UNSUPPORTED`].
 //! * `listen_backlog_cap() -> Option<u32>`: the kernel's silent cap on the
 //!   listen queue where it can be read (Linux `net.core.somaxconn`, the BSDs'
 //!   and macOS' `kern.ipc.somaxconn`), so a lower cap can be logged.
+//! * `raise_descriptor_limit(needed) -> io::Result<Option<DescriptorLimit>>`:
+//!   raises the soft RLIMIT_NOFILE to `needed`, or as far as the hard limit
+//!   (and on Apple systems `kern.maxfilesperproc`) allows, and says what it
+//!   was and is; `None` where a process has no such limit (Windows, WASI).
 //! * `reserve_descriptors(listener, count) -> io::Result<()>`: grows the
 //!   process's descriptor table now to hold `count` (capped at the soft
 //!   RLIMIT_NOFILE), where growing it later, during a burst of connections,
@@ -72,6 +79,15 @@ pub(crate) const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
 /// An accepted connection and its peer's address, where the platform can
 /// tell it safely.
 pub(crate) type Accepted = (TcpStream, Option<SocketAddr>);
+
+/// The soft descriptor limit before and after `raise_descriptor_limit`,
+/// and the hard limit it may not pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DescriptorLimit {
+    pub(crate) was: usize,
+    pub(crate) now: usize,
+    pub(crate) hard: usize,
+}
 
 /// What `watch_shutdown_signals` and `StdinEof::watch` call with the
 /// request's name (`SIGTERM`, `end of standard input`).
@@ -140,6 +156,7 @@ const _: &str = BACKEND;
 const _: bool = SHORT_IO_PROVES_WOULD_BLOCK;
 const _: fn(SocketAddr, u32) -> io::Result<TcpListener> = bind_listener;
 const _: fn() -> Option<u32> = listen_backlog_cap;
+const _: fn(usize) -> io::Result<Option<DescriptorLimit>> = raise_descriptor_limit;
 const _: fn(&TcpListener, usize) -> io::Result<()> = reserve_descriptors;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
 const _: fn(&TcpStream) -> bool = close_would_wait;

@@ -11,7 +11,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::{Domain, Socket, Type};
 
-use super::{Accepted, OnStopRequest};
+use super::{Accepted, DescriptorLimit, OnStopRequest};
 
 pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
@@ -19,8 +19,13 @@ pub(crate) use mio::Waker;
 /// SO_REUSEADDR, so a restart is not refused while old connections sit in
 /// TIME_WAIT (mio and std set it too). socket2 creates the socket
 /// close-on-exec (SOCK_CLOEXEC, or FD_CLOEXEC where that flag does not exist).
+/// IPV6_V6ONLY on: Linux defaults it off, the BSDs and macOS on, and
+/// OpenBSD refuses to turn it off.
 pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     // listen(2) takes an int; anything larger is capped by the kernel anyway.
@@ -47,24 +52,87 @@ pub(crate) fn listen_backlog_cap() -> Option<u32> {
             target_os = "macos",
             target_os = "netbsd",
         ))] {
-            let mut cap: libc::c_int = 0;
-            let mut len = size_of::<libc::c_int>();
-            // SAFETY: the name is NUL-terminated; `cap` and `len` live across
-            // the call and `len` is the size of `cap`.
-            let rc = unsafe {
-                libc::sysctlbyname(
-                    c"kern.ipc.somaxconn".as_ptr(),
-                    (&raw mut cap).cast(),
-                    &mut len,
-                    std::ptr::null_mut(),
-                    0,
-                )
-            };
-            (rc == 0).then(|| u32::try_from(cap).ok()).flatten()
+            u32::try_from(sysctl_int(c"kern.ipc.somaxconn")?).ok()
         } else {
             None
         }
     }
+}
+
+/// The soft limit goes up to `needed`, never down, and never past the hard
+/// limit; on Apple systems also not past `kern.maxfilesperproc`, where
+/// setrlimit refuses more even when the hard limit is "unlimited".
+pub(crate) fn raise_descriptor_limit(needed: usize) -> io::Result<Option<DescriptorLimit>> {
+    let mut limit = nofile()?;
+    let (was, hard) = (to_usize(limit.rlim_cur), to_usize(limit.rlim_max));
+    let ceiling = per_process_ceiling().map_or(hard, |per_process| hard.min(per_process));
+    let now = needed.min(ceiling).max(was);
+    if now > was {
+        limit.rlim_cur = libc::rlim_t::try_from(now).unwrap_or(libc::rlim_t::MAX);
+        // SAFETY: `limit` is a valid rlimit that lives across the call.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(Some(DescriptorLimit { was, now, hard }))
+}
+
+/// Apple's `kern.maxfilesperproc`: setrlimit refuses a soft limit above it.
+fn per_process_ceiling() -> Option<usize> {
+    cfg_if::cfg_if! {
+        if #[cfg(any(target_os = "ios", target_os = "macos"))] {
+            usize::try_from(sysctl_int(c"kern.maxfilesperproc")?).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// The process's RLIMIT_NOFILE.
+fn nofile() -> io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit that lives across the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(limit)
+}
+
+/// An rlimit value as a count (RLIM_INFINITY becomes usize::MAX).
+#[allow(
+    clippy::useless_conversion,
+    reason = "rlim_t is usize on Haiku, u64 elsewhere"
+)]
+fn to_usize(value: libc::rlim_t) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// An integer sysctl, read by name.
+#[cfg(any(
+    target_os = "dragonfly",
+    target_os = "freebsd",
+    target_os = "ios",
+    target_os = "macos",
+    target_os = "netbsd",
+))]
+fn sysctl_int(name: &std::ffi::CStr) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>();
+    // SAFETY: the name is NUL-terminated; `value` and `len` live across
+    // the call and `len` is the size of `value`.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            (&raw mut value).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0).then_some(value)
 }
 
 /// Grows the descriptor table at once to hold `count` descriptors (capped at
@@ -79,19 +147,7 @@ pub(crate) fn listen_backlog_cap() -> Option<u32> {
 /// `n` (it never replaces one in use, unlike `dup2`) and grows the table to
 /// hold it; closing it again keeps the table's size.
 pub(crate) fn reserve_descriptors(listener: &TcpListener, count: usize) -> io::Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit that lives across the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(
-        clippy::useless_conversion,
-        reason = "rlim_t is usize on Haiku, u64 elsewhere"
-    )]
-    let cap = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let cap = to_usize(nofile()?.rlim_cur);
     let highest = count.min(cap).saturating_sub(1);
     let Ok(highest) = libc::c_int::try_from(highest) else {
         return Ok(());

@@ -6,7 +6,7 @@ use std::io;
 use mio::net::TcpListener;
 use mio::{Registry, Token};
 
-use super::OnStopRequest;
+use super::{DescriptorLimit, OnStopRequest};
 
 /// The errno values of wasi-libc that mean descriptors or memory ran out.
 pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
@@ -14,6 +14,12 @@ pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
+}
+
+/// WASI has no RLIMIT_NOFILE: descriptors are the runtime's (which has the
+/// host's limit, raised or not by the runtime itself).
+pub(crate) fn raise_descriptor_limit(_needed: usize) -> io::Result<Option<DescriptorLimit>> {
+    Ok(None)
 }
 
 /// wasi-libc's `fcntl` has no F_DUPFD, and its descriptor table is not the

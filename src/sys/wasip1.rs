@@ -11,7 +11,8 @@ use mio::{Registry, Token};
 use super::{Accepted, BIND_UNSUPPORTED, OnStopRequest};
 
 pub(crate) use super::wasi::{
-    Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
+    Waker, is_resource_exhaustion, raise_descriptor_limit, reserve_descriptors,
+    watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "wasi";

@@ -25,7 +25,8 @@ use socket2::{Domain, Socket, Type};
 use super::{Accepted, OnStopRequest};
 
 pub(crate) use super::wasi::{
-    Waker, is_resource_exhaustion, reserve_descriptors, watch_shutdown_signals,
+    Waker, is_resource_exhaustion, raise_descriptor_limit, reserve_descriptors,
+    watch_shutdown_signals,
 };
 
 /// mio's selector here is poll(2) (mio 1.2.5 `src/sys/unix/mod.rs` lists

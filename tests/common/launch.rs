@@ -1,7 +1,7 @@
 //! The built `portable-echo` binary, started the way the matrix cell runs
 //! programs: through the cell's runner. That is `PORTABLE_ECHO_LAUNCHER` when
 //! set (a command prefix: the WASI preview 2 serve cell sets `wasmtime run -S
-//! inherit-network -S tcp`, and `PORTABLE_ECHO_BIN` to the `.wasm` file);
+//! inherit-network -S tcp -S allow-ip-name-lookup`, and `PORTABLE_ECHO_BIN` to the `.wasm` file);
 //! otherwise the runner cargo itself was given for this target,
 //! `CARGO_TARGET_<TRIPLE>_RUNNER` (a qemu-user cell's `qemu-aarch64 -L ...`,
 //! or the `/linux-runner aarch64` of cross's images), which the test process
@@ -108,9 +108,12 @@ pub fn args_of(config: &Config) -> Vec<String> {
     let greeting = String::from_utf8(config.greeting.clone())
         .expect("a launched server's greeting is a command-line argument: it must be UTF-8");
     let secs = |duration: Duration| duration.as_secs_f64().to_string();
-    let mut args = vec![
-        "--addr".into(),
-        config.addr.to_string(),
+    let mut args: Vec<String> = config
+        .addrs
+        .iter()
+        .flat_map(|addr| ["--addr".to_string(), addr.to_string()])
+        .collect();
+    args.extend([
         "--greeting".into(),
         greeting,
         "--max-pending".into(),
@@ -123,7 +126,7 @@ pub fn args_of(config: &Config) -> Vec<String> {
         secs(config.shutdown_grace),
         "--backlog".into(),
         config.backlog.to_string(),
-    ];
+    ]);
     if config.stop_on_stdin_eof {
         args.push("--stop-on-stdin-eof".into());
     }
@@ -139,7 +142,8 @@ pub struct Launched {
     /// (an end of file the server ignores unless `--stop-on-stdin-eof`).
     stdin: Option<ChildStdin>,
     stderr: File,
-    stdout: BufReader<ChildStdout>,
+    /// Taken only while a line is read with a deadline.
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Launched {
@@ -176,15 +180,7 @@ impl Launched {
             .stderr(stderr.try_clone().unwrap());
         let mut child = command.spawn().expect("starting portable-echo");
         let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        // The first line, with a deadline: a server that never listens must
-        // fail the test, not hang it.
-        let (tx, rx) = mpsc::channel();
-        let reading = thread::spawn(move || {
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line);
-            let _ = tx.send((read.map(|_| line), stdout));
-        });
+        let stdout = BufReader::new(child.stdout.take().unwrap());
         let mut launched_without_addr = |why: String| -> ! {
             let _ = child.kill();
             let _ = child.wait();
@@ -194,12 +190,12 @@ impl Launched {
             stderr.read_to_string(&mut log).unwrap();
             panic!("portable-echo did not start listening: {why}\nits log:\n{log}")
         };
-        let (line, stdout) = match rx.recv_timeout(STEP) {
-            Ok((Ok(line), stdout)) => (line, stdout),
-            Ok((Err(err), _)) => launched_without_addr(format!("reading stdout: {err}")),
-            Err(_) => launched_without_addr(format!("no line within {STEP:?}")),
+        // The first line, with a deadline: a server that never listens must
+        // fail the test, not hang it.
+        let (line, stdout) = match read_line_within(stdout, STEP) {
+            Ok(read) => read,
+            Err(why) => launched_without_addr(why),
         };
-        reading.join().unwrap();
         let addr = parse_listening_line(&line)
             .unwrap_or_else(|| launched_without_addr(format!("first line {line:?}")));
         Launched {
@@ -207,8 +203,25 @@ impl Launched {
             child,
             stdin,
             stderr,
-            stdout,
+            stdout: Some(stdout),
         }
+    }
+
+    /// The addresses of the `listening on` lines after the first, which
+    /// a server listening on several addresses prints at once: `more` of
+    /// them, read with a deadline.
+    pub fn more_listening_addrs(&mut self, more: usize) -> Vec<SocketAddr> {
+        let mut addrs = Vec::new();
+        for _ in 0..more {
+            let stdout = self.stdout.take().expect("stdout is read by one caller");
+            let (line, stdout) = read_line_within(stdout, STEP)
+                .unwrap_or_else(|why| panic!("a further listening line: {why}\n{}", self.log()));
+            self.stdout = Some(stdout);
+            let addr = parse_listening_line(&line)
+                .unwrap_or_else(|| panic!("not a listening line: {line:?}\n{}", self.log()));
+            addrs.push(addr);
+        }
+        addrs
     }
 
     /// Kills the server and returns what it wrote to stdout after the
@@ -217,7 +230,8 @@ impl Launched {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
+        let stdout = self.stdout.as_mut().expect("stdout is read by one caller");
+        stdout.read_to_string(&mut rest).unwrap();
         rest
     }
 
@@ -258,7 +272,7 @@ impl Launched {
 
     /// Closes the server's stdin: its end of file.
     pub fn close_stdin(&mut self) {
-        drop(self.stdin.take().expect("stdin is closed once"));
+        assert!(self.stdin.take().is_some(), "stdin is closed once");
     }
 
     /// Asks the server to stop the way [`STOP_REQUEST`] says.
@@ -301,6 +315,38 @@ impl Launched {
     }
 }
 
+/// For a test that times the launched binary's exit: ThreadSanitizer
+/// sleeps 1 s before a process exits (`atexit_sleep_ms`, so that other
+/// threads finish before its report), which such a test would time as the
+/// server's. Only that sleep goes; the rest of the tsan cell keeps it.
+pub fn without_sanitizer_exit_sleep(command: &mut Command) {
+    if std::env::var("PORTABLE_ECHO_SANITIZER").is_ok_and(|s| s == "thread") {
+        let options = std::env::var("TSAN_OPTIONS").unwrap_or_default();
+        command.env("TSAN_OPTIONS", format!("{options}:atexit_sleep_ms=0"));
+    }
+}
+
+/// Has `command` start its process with RLIMIT_NOFILE `soft` / `hard`.
+#[cfg(unix)]
+pub fn with_nofile(command: &mut Command, soft: libc::rlim_t, hard: libc::rlim_t) {
+    use std::os::unix::process::CommandExt;
+    let wanted = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit is async-signal-safe, so it may run between fork
+    // and exec; it touches only the child.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
 /// A stop request as a user sees it: a launched server with no timer armed
 /// (no idle timeout: only the request wakes the loop) and one idle,
 /// greeted client; `request` asks it to stop. The client sees a clean end
@@ -334,6 +380,29 @@ impl Drop for Launched {
         // A failed test must not leave the server running.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One line from `stdout`, or why none came within `within`; the reader
+/// comes back with the line.
+fn read_line_within(
+    mut stdout: BufReader<ChildStdout>,
+    within: Duration,
+) -> Result<(String, BufReader<ChildStdout>), String> {
+    let (tx, rx) = mpsc::channel();
+    let reading = thread::spawn(move || {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let _ = tx.send((read.map(|_| line), stdout));
+    });
+    let read = rx.recv_timeout(within);
+    match read {
+        Ok((Ok(line), stdout)) => {
+            reading.join().unwrap();
+            Ok((line, stdout))
+        }
+        Ok((Err(err), _)) => Err(format!("reading stdout: {err}")),
+        Err(_) => Err(format!("no line within {within:?}")),
     }
 }
 

@@ -67,14 +67,17 @@ macro_rules! in_both_modes {
 /// A config listening on 127.0.0.1 port 0, otherwise the defaults.
 pub fn config() -> Config {
     Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
+        addrs: vec!["127.0.0.1:0".parse().unwrap()],
         ..Config::default()
     }
 }
 
 /// A running server under test.
 pub struct TestServer {
+    /// The first address it listens on.
     pub addr: SocketAddr,
+    /// Every address it listens on, in the order of `Config::addrs`.
+    pub addrs: Vec<SocketAddr>,
     running: Running,
 }
 
@@ -88,6 +91,16 @@ enum Running {
 
 /// Starts a server with `config`, in this process or as the launched binary.
 pub fn start(mode: Mode, config: Config) -> TestServer {
+    start_with(mode, config, |_| {})
+}
+
+/// [`start`], with `setup` adjusting the launched binary's command (not
+/// called in process).
+pub fn start_with(
+    mode: Mode,
+    config: Config,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> TestServer {
     // Once per test binary, before any socket: the launched server inherits it.
     static RAISED: std::sync::Once = std::sync::Once::new();
     RAISED.call_once(|| {
@@ -96,9 +109,12 @@ pub fn start(mode: Mode, config: Config) -> TestServer {
     match mode {
         Mode::InProcess => start_in_process(config),
         Mode::BlackBox => {
-            let launched = Launched::serve(&config);
+            let mut launched = Launched::spawn(&launch::args_of(&config), setup);
+            let mut addrs = vec![launched.addr];
+            addrs.extend(launched.more_listening_addrs(config.addrs.len() - 1));
             TestServer {
                 addr: launched.addr,
+                addrs,
                 running: Running::Launched(launched),
             }
         }
@@ -106,8 +122,8 @@ pub fn start(mode: Mode, config: Config) -> TestServer {
 }
 
 fn start_in_process(config: Config) -> TestServer {
-    let server = Server::bind(config).expect("binding 127.0.0.1:0");
-    let addr = server.local_addr();
+    let server = Server::bind(config).expect("binding the test's addresses");
+    let (addr, addrs) = (server.local_addr(), server.local_addrs().to_vec());
     let stop = server.stop_handle();
     let (tx, done) = mpsc::channel();
     thread::Builder::new()
@@ -118,6 +134,7 @@ fn start_in_process(config: Config) -> TestServer {
         .unwrap();
     TestServer {
         addr,
+        addrs,
         running: Running::InProcess { stop, done },
     }
 }
@@ -195,6 +212,13 @@ impl TestServer {
         expect_greeting(&mut client, GREETING);
         client
     }
+}
+
+/// A new client on `addr` is greeted and gets one round trip.
+pub fn serves(addr: SocketAddr) {
+    let mut client = connect(addr);
+    expect_greeting(&mut client, GREETING);
+    round_trip(&mut client, format!("through {addr}").as_bytes());
 }
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
