@@ -38,7 +38,7 @@ fn machines(c: &Cell) -> [(&str, Via); 2] {
 }
 
 fn plan(m: &Matrix, c: &Cell, (host, via): (&str, Via)) -> Result<crate::plan::Plan, String> {
-    Planner { matrix: m, host, via, root: "<repo>", target_dir: "target" }.plan(c)
+    Planner { matrix: m, host, via, root: "<repo>", target_dir: "target", throwaway: false }.plan(c)
 }
 
 /// Every cell's steps, exactly, here and on its Actions machine.

@@ -40,8 +40,9 @@ enum Cmd {
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
         /// Remove each cell's build once no later cell builds there (on
-        /// when CI=true): the matrix then needs a few GiB of disk at a time
-        /// instead of tens, and a rerun builds everything again.
+        /// when CI=true), and build without incremental caches and with
+        /// line-table debug info: the matrix then needs a few GiB of disk at
+        /// a time instead of about 20, and a rerun builds everything again.
         #[arg(long)]
         prune: bool,
     },
@@ -102,7 +103,8 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
     let host = host()?;
     let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let abs = root.to_string_lossy().replace('\\', "/");
-    let planner = |host, via| Planner { matrix: &m, host, via, root: &abs, target_dir: &target_dir };
+    let planner =
+        |host, via, throwaway| Planner { matrix: &m, host, via, root: &abs, target_dir: &target_dir, throwaway };
     match command {
         Cmd::Gen { check } => {
             let problems = generated::generate(root, &m, check);
@@ -120,11 +122,11 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
         Cmd::Cell { name, via, dry_run, host: as_host, timeout } => {
             let cell = m.cell(&name)?;
             if dry_run {
-                print!("{}", planner(as_host.as_deref().unwrap_or(&host), via).plan(cell)?.render());
+                print!("{}", planner(as_host.as_deref().unwrap_or(&host), via, false).plan(cell)?.render());
                 return Ok(true);
             }
             run::forward_signals();
-            let result = run::cell(&planner(&host, via), root, cell, true, timeout);
+            let result = run::cell(&planner(&host, via, false), root, cell, true, timeout);
             Ok(!report::write(root, &[result], true))
         }
         Cmd::Matrix { cell, kind, target, no_install, timeout, prune } => {
@@ -147,7 +149,7 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
             }
             let prune = prune || std::env::var("CI").is_ok_and(|ci| ci == "true");
             for (i, c) in cells.iter().enumerate() {
-                let planner = planner(&host, Via::Local);
+                let planner = planner(&host, Via::Local, prune);
                 let result = run::cell(&planner, root, c, false, timeout);
                 println!("{}", report::one_line(&result));
                 if result.status == Status::Fail {
