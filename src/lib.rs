@@ -24,13 +24,6 @@
 //! [`connection`] holds no socket and is tested without a network. Test
 //! doubles are in `testing`, behind the `test-util` feature.
 
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-
 pub mod config;
 pub mod connection;
 mod error;

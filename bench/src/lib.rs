@@ -131,6 +131,7 @@ pub fn own_cpu_secs() -> f64 {
 /// Counts one process's system calls with `perf stat -e raw_syscalls:sys_enter`,
 /// enabled and disabled on request so the count covers exactly the window
 /// the caller measures (perf's `--delay=-1` and `--control`).
+#[derive(Debug)]
 pub struct SyscallCounter {
     child: Child,
     dir: PathBuf,
@@ -276,7 +277,7 @@ impl Output {
 }
 
 /// A flat JSON object built field by field.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Json(String);
 
 impl Json {

@@ -28,7 +28,7 @@ fn stream_block(seed: u64, block: u64) -> [u8; 8] {
 
 /// Byte `offset` of the stream that client `seed` sends: a client can make or
 /// check any part of its stream without keeping it in memory.
-pub fn stream_byte(seed: u64, offset: u64) -> u8 {
+pub(crate) fn stream_byte(seed: u64, offset: u64) -> u8 {
     stream_block(seed, offset / 8)[(offset % 8) as usize]
 }
 
@@ -49,7 +49,7 @@ fn walk(seed: u64, offset: u64, len: usize, mut each: impl FnMut(usize, u8) -> b
     }
 }
 
-pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
+pub(crate) fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
     walk(seed, offset, buf.len(), |i, byte| {
         buf[i] = byte;
         true
@@ -57,7 +57,7 @@ pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
 }
 
 /// Index of the first byte of `got` that is not bytes `offset..` of `seed`'s stream.
-pub fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<usize> {
+pub(crate) fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<usize> {
     let mut mismatch = None;
     walk(seed, offset, got.len(), |i, byte| {
         if got[i] == byte {
@@ -72,7 +72,7 @@ pub fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<usize> {
 
 /// A client socket with small kernel buffers (so little data fills them),
 /// connected and switched to non-blocking.
-pub fn small_buffered_client(addr: SocketAddr) -> TcpStream {
+pub(crate) fn small_buffered_client(addr: SocketAddr) -> TcpStream {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.set_send_buffer_size(4096).unwrap();
@@ -88,7 +88,7 @@ pub fn small_buffered_client(addr: SocketAddr) -> TcpStream {
 
 /// A [`small_buffered_client`] that has read its greeting (blocking, bounded
 /// by STEP) and is non-blocking again, ready to flood the server.
-pub fn greeted_small_buffered_client(addr: SocketAddr) -> TcpStream {
+pub(crate) fn greeted_small_buffered_client(addr: SocketAddr) -> TcpStream {
     let mut client = small_buffered_client(addr);
     client.set_nonblocking(false).unwrap();
     client.set_read_timeout(Some(STEP)).unwrap();
@@ -101,7 +101,11 @@ pub fn greeted_small_buffered_client(addr: SocketAddr) -> TcpStream {
 /// until no write has succeeded for 100 ms: the server stopped reading and
 /// every buffer on the way is full. Returns the bytes sent, or the error that
 /// showed the server closed the connection meanwhile; any other error fails.
-pub fn flood_until_quiet(client: &mut TcpStream, seed: u64, chunk_len: usize) -> io::Result<u64> {
+pub(crate) fn flood_until_quiet(
+    client: &mut TcpStream,
+    seed: u64,
+    chunk_len: usize,
+) -> io::Result<u64> {
     let started = Instant::now();
     let mut chunk = vec![0u8; chunk_len];
     let mut sent = 0u64;
@@ -131,7 +135,7 @@ pub fn flood_until_quiet(client: &mut TcpStream, seed: u64, chunk_len: usize) ->
 /// reached. A 1460-byte MSS (Ethernet's) asked for in our SYN applies to both
 /// directions and keeps those buffers near 100 KiB.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn clamp_segment_size(socket: &Socket) {
+pub(crate) fn clamp_segment_size(socket: &Socket) {
     use std::os::fd::AsRawFd;
     let mss: libc::c_int = 1460;
     // SAFETY: setsockopt with a valid descriptor and a c_int option value.
@@ -157,16 +161,16 @@ pub fn clamp_segment_size(socket: &Socket) {
 /// new socket starts with (512 or 536 bytes; EINVAL above), and their
 /// loopback buffers are not sized in segments, so there is nothing to clamp.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn clamp_segment_size(_socket: &Socket) {}
+pub(crate) fn clamp_segment_size(_socket: &Socket) {}
 
 /// Sends RST instead of FIN on close (SO_LINGER 0), then closes.
-pub fn reset(client: TcpStream) {
+pub(crate) fn reset(client: TcpStream) {
     let socket = Socket::from(client);
     socket.set_linger(Some(Duration::ZERO)).unwrap();
     drop(socket);
 }
 
-pub fn is_disconnect(err: &io::Error) -> bool {
+pub(crate) fn is_disconnect(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::ConnectionReset
@@ -178,25 +182,25 @@ pub fn is_disconnect(err: &io::Error) -> bool {
 
 /// What [`misbehave`] did over its cycles.
 #[derive(Default, Debug)]
-pub struct FaultTally {
+pub(crate) struct FaultTally {
     /// Connections ended abruptly (RST, or closed with data unread): each
     /// may count as a failed connection on the server.
-    pub abrupt: u64,
+    pub(crate) abrupt: u64,
     /// Connections that half-closed and checked every byte of the echo.
-    pub half_closed: u64,
+    pub(crate) half_closed: u64,
     /// Bytes those half-closed connections got back, all verified.
-    pub half_closed_bytes: u64,
+    pub(crate) half_closed_bytes: u64,
     /// Connections that ended before reading the greeting: the server may
     /// never see them (accepting one that was already reset can fail with
     /// ECONNABORTED, which the server retries past).
-    pub unseen: u64,
+    pub(crate) unseen: u64,
 }
 
 /// How many kinds of misbehaviour [`misbehave`] knows.
-pub const MISBEHAVIOURS: usize = 7;
+pub(crate) const MISBEHAVIOURS: usize = 7;
 
 /// One cycle of a misbehaving client, of kind `kind`.
-pub fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTally) {
+pub(crate) fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTally) {
     let len = 1 + (seed as usize * 7919) % (32 * 1024);
     let mut data = vec![0u8; len];
     fill(seed, 0, &mut data);
@@ -281,7 +285,7 @@ pub fn misbehave(addr: SocketAddr, kind: usize, seed: u64, tally: &mut FaultTall
 /// Sends and echoes round trips until `stop`; after `signalled`, the server
 /// may end the echo between or inside round trips, with a clean end of
 /// stream after its last echoed byte: never a reset, never a wrong byte.
-pub fn load_client(
+pub(crate) fn load_client(
     addr: SocketAddr,
     seed: u64,
     signalled: Arc<AtomicBool>,

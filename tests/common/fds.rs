@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 
 /// How descriptors are counted on this platform, printed with every figure.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub const METHOD: &str = "entries of /proc/self/fd";
+pub(crate) const METHOD: &str = "entries of /proc/self/fd";
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-pub const METHOD: &str = "fcntl(F_GETFD) probe of every descriptor below the soft RLIMIT_NOFILE";
+pub(crate) const METHOD: &str =
+    "fcntl(F_GETFD) probe of every descriptor below the soft RLIMIT_NOFILE";
 #[cfg(windows)]
-pub const METHOD: &str = "GetProcessHandleCount";
+pub(crate) const METHOD: &str = "GetProcessHandleCount";
 
 /// Open descriptors of this process right now.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn count() -> usize {
+pub(crate) fn count() -> usize {
     // read_dir holds one descriptor of its own while listing: not counted.
     let entries = std::fs::read_dir("/proc/self/fd")
         .expect("listing /proc/self/fd")
@@ -30,7 +31,7 @@ pub fn count() -> usize {
 /// Open descriptors of this process right now: every descriptor number below
 /// the soft limit (capped at 65536) that fcntl(F_GETFD) accepts.
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-pub fn count() -> usize {
+pub(crate) fn count() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -49,7 +50,7 @@ pub fn count() -> usize {
 
 /// Open handles of this process right now (sockets are handles on Windows).
 #[cfg(windows)]
-pub fn count() -> usize {
+pub(crate) fn count() -> usize {
     use std::ffi::c_void;
     #[link(name = "kernel32")]
     unsafe extern "system" {
@@ -67,7 +68,7 @@ pub fn count() -> usize {
 /// Why descriptors cannot be counted here, if they cannot: the tests that
 /// count print this instead of their figures (never a silent skip).
 #[cfg(windows)]
-pub fn unavailable() -> Option<String> {
+pub(crate) fn unavailable() -> Option<String> {
     // Every process holds handles, so 0 means the call is a stub: Wine's
     // GetProcessHandleCount is (tests run under Wine in the windows-gnu cell).
     (count() == 0).then(|| {
@@ -78,7 +79,7 @@ pub fn unavailable() -> Option<String> {
 }
 
 #[cfg(not(windows))]
-pub fn unavailable() -> Option<String> {
+pub(crate) fn unavailable() -> Option<String> {
     None
 }
 
@@ -101,7 +102,7 @@ fn back_at(count: usize, baseline: usize) -> bool {
 /// Waits until the count is back to `baseline` (or below), up to `within`.
 /// Returns the last count seen and how long it took; the caller asserts, so
 /// the failure message carries the figures.
-pub fn settle_to(baseline: usize, within: Duration) -> (usize, Duration) {
+pub(crate) fn settle_to(baseline: usize, within: Duration) -> (usize, Duration) {
     let started = Instant::now();
     loop {
         let now = count();
@@ -118,14 +119,14 @@ pub fn settle_to(baseline: usize, within: Duration) -> (usize, Duration) {
 static COUNTING: RwLock<()> = RwLock::new(());
 
 /// Taken by a test that counts descriptors.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+pub(crate) fn exclusive() -> RwLockWriteGuard<'static, ()> {
     COUNTING
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Taken by a test that opens sockets but does not count them.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
+pub(crate) fn shared() -> RwLockReadGuard<'static, ()> {
     COUNTING
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -134,7 +135,7 @@ pub fn shared() -> RwLockReadGuard<'static, ()> {
 /// For binaries whose tests must simply run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-pub fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -143,7 +144,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 /// Prints the descriptor counts around a run and checks that the running
 /// server came back to its idle count after `activity` and that stopping it
 /// released everything it held (or says why this platform cannot tell).
-pub fn check_returned(
+pub(crate) fn check_returned(
     activity: &str,
     without_server: usize,
     baseline: usize,

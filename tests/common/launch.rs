@@ -22,7 +22,7 @@ use super::STEP;
 
 /// How [`Launched::request_stop`] asks a launched server to stop here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopRequest {
+pub(crate) enum StopRequest {
     /// SIGTERM: Unix, also through qemu-user, which delivers it to the guest.
     Sigterm,
     /// The end of its standard input, with `--stop-on-stdin-eof`: WASI
@@ -32,7 +32,7 @@ pub enum StopRequest {
 }
 
 /// The stop request of this cell's runtime.
-pub const STOP_REQUEST: StopRequest = if cfg!(any(portable_echo_wasmtime, windows)) {
+pub(crate) const STOP_REQUEST: StopRequest = if cfg!(any(portable_echo_wasmtime, windows)) {
     StopRequest::StdinEof
 } else {
     StopRequest::Sigterm
@@ -40,7 +40,7 @@ pub const STOP_REQUEST: StopRequest = if cfg!(any(portable_echo_wasmtime, window
 
 /// The backend the launched binary reports: the test's own, except under
 /// wasmtime, where the test is native and the server is WASI preview 2.
-pub fn expected_backend() -> &'static str {
+pub(crate) fn expected_backend() -> &'static str {
     if cfg!(portable_echo_wasmtime) {
         "poll"
     } else {
@@ -49,7 +49,7 @@ pub fn expected_backend() -> &'static str {
 }
 
 /// A command that starts the binary through the cell's launcher.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let binary = std::env::var("PORTABLE_ECHO_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_portable-echo").to_string());
     let launcher = launcher();
@@ -91,7 +91,7 @@ fn launcher() -> String {
 }
 
 /// Runs the binary with `args` to completion.
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     command()
         .args(args)
         .output()
@@ -99,7 +99,7 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 /// The flags that make the binary serve `config`.
-pub fn args_of(config: &Config) -> Vec<String> {
+pub(crate) fn args_of(config: &Config) -> Vec<String> {
     let defaults = Config::default();
     assert_eq!(
         config.accept_pause, defaults.accept_pause,
@@ -135,8 +135,8 @@ pub fn args_of(config: &Config) -> Vec<String> {
 
 /// The binary in a child process, listening, with its stderr (the log) in
 /// a file. Dropping it kills the child.
-pub struct Launched {
-    pub addr: SocketAddr,
+pub(crate) struct Launched {
+    pub(crate) addr: SocketAddr,
     child: Child,
     /// The server's stdin, a pipe held open until [`Launched::close_stdin`]
     /// (an end of file the server ignores unless `--stop-on-stdin-eof`).
@@ -148,14 +148,14 @@ pub struct Launched {
 
 impl Launched {
     /// Starts the binary serving `config`.
-    pub fn serve(config: &Config) -> Launched {
+    pub(crate) fn serve(config: &Config) -> Launched {
         Launched::spawn(&args_of(config), |_| {})
     }
 
     /// Starts the binary with `args` (which must make it listen), after
     /// `setup` adjusted the command, with `--stop-on-stdin-eof` where
     /// [`STOP_REQUEST`] needs it; see [`Launched::start`].
-    pub fn spawn<S: AsRef<std::ffi::OsStr>>(
+    pub(crate) fn spawn<S: AsRef<std::ffi::OsStr>>(
         args: &[S],
         setup: impl FnOnce(&mut Command),
     ) -> Launched {
@@ -172,7 +172,7 @@ impl Launched {
     /// Starts `command` (from [`command`]) with stdin a pipe, stdout read
     /// here and stderr in a file; waits for and checks the `listening on`
     /// line.
-    pub fn start(mut command: Command) -> Launched {
+    pub(crate) fn start(mut command: Command) -> Launched {
         let stderr = tempfile::tempfile().unwrap();
         command
             .stdin(Stdio::piped())
@@ -210,7 +210,7 @@ impl Launched {
     /// The addresses of the `listening on` lines after the first, which
     /// a server listening on several addresses prints at once: `more` of
     /// them, read with a deadline.
-    pub fn more_listening_addrs(&mut self, more: usize) -> Vec<SocketAddr> {
+    pub(crate) fn more_listening_addrs(&mut self, more: usize) -> Vec<SocketAddr> {
         let mut addrs = Vec::new();
         for _ in 0..more {
             let stdout = self.stdout.take().expect("stdout is read by one caller");
@@ -226,7 +226,7 @@ impl Launched {
 
     /// Kills the server and returns what it wrote to stdout after the
     /// `listening on` line.
-    pub fn kill_and_read_stdout(&mut self) -> String {
+    pub(crate) fn kill_and_read_stdout(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mut rest = String::new();
@@ -236,16 +236,16 @@ impl Launched {
     }
 
     /// Whether the server is still running.
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Everything the server logged so far.
-    pub fn log(&mut self) -> String {
+    pub(crate) fn log(&mut self) -> String {
         let mut log = String::new();
         self.stderr.rewind().unwrap();
         self.stderr.read_to_string(&mut log).unwrap();
@@ -255,13 +255,13 @@ impl Launched {
     /// Sends a signal to the server (the launcher's process is the server's:
     /// qemu-user delivers it to the guest).
     #[cfg(unix)]
-    pub fn signal(&self, signal: libc::c_int) {
+    pub(crate) fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
     }
 
     /// Writes `bytes` to the server's stdin.
-    pub fn write_stdin(&mut self, bytes: &[u8]) {
+    pub(crate) fn write_stdin(&mut self, bytes: &[u8]) {
         use std::io::Write;
         let stdin = self.stdin.as_mut().expect("stdin is still open");
         stdin
@@ -271,12 +271,12 @@ impl Launched {
     }
 
     /// Closes the server's stdin: its end of file.
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         assert!(self.stdin.take().is_some(), "stdin is closed once");
     }
 
     /// Asks the server to stop the way [`STOP_REQUEST`] says.
-    pub fn request_stop(&mut self) {
+    pub(crate) fn request_stop(&mut self) {
         match STOP_REQUEST {
             #[cfg(unix)]
             StopRequest::Sigterm => self.signal(libc::SIGTERM),
@@ -288,7 +288,7 @@ impl Launched {
 
     /// Waits for the server to exit on its own, killing it and failing when
     /// it does not within `within`.
-    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+    pub(crate) fn wait(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -307,7 +307,7 @@ impl Launched {
 
     /// After [`Launched::request_stop`]: the exit (status 0) and the
     /// statistics of its last log line.
-    pub fn finish(&mut self, within: Duration) -> Stats {
+    pub(crate) fn finish(&mut self, within: Duration) -> Stats {
         let status = self.wait(within);
         let log = self.log();
         assert_eq!(status.code(), Some(0), "exit status; log:\n{log}");
@@ -319,7 +319,7 @@ impl Launched {
 /// sleeps 1 s before a process exits (`atexit_sleep_ms`, so that other
 /// threads finish before its report), which such a test would time as the
 /// server's. Only that sleep goes; the rest of the tsan cell keeps it.
-pub fn without_sanitizer_exit_sleep(command: &mut Command) {
+pub(crate) fn without_sanitizer_exit_sleep(command: &mut Command) {
     if std::env::var("PORTABLE_ECHO_SANITIZER").is_ok_and(|s| s == "thread") {
         let options = std::env::var("TSAN_OPTIONS").unwrap_or_default();
         command.env("TSAN_OPTIONS", format!("{options}:atexit_sleep_ms=0"));
@@ -328,7 +328,7 @@ pub fn without_sanitizer_exit_sleep(command: &mut Command) {
 
 /// Has `command` start its process with RLIMIT_NOFILE `soft` / `hard`.
 #[cfg(unix)]
-pub fn with_nofile(command: &mut Command, soft: libc::rlim_t, hard: libc::rlim_t) {
+pub(crate) fn with_nofile(command: &mut Command, soft: libc::rlim_t, hard: libc::rlim_t) {
     use std::os::unix::process::CommandExt;
     let wanted = libc::rlimit {
         rlim_cur: soft,
@@ -352,7 +352,7 @@ pub fn with_nofile(command: &mut Command, soft: libc::rlim_t, hard: libc::rlim_t
 /// greeted client; `request` asks it to stop. The client sees a clean end
 /// of stream, and once it closes the server exits 0 well within the grace
 /// period (10 s), with its summary. Returns the statistics and the log.
-pub fn assert_request_stops_cleanly(
+pub(crate) fn assert_request_stops_cleanly(
     args: &[&str],
     request: impl FnOnce(&mut Launched),
 ) -> (Stats, String) {
@@ -407,7 +407,7 @@ fn read_line_within(
 }
 
 /// The address of `listening on ADDR (BACKEND)`, checking the backend.
-pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+pub(crate) fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     let rest = line.strip_prefix("listening on ")?;
     let (addr, backend) = rest.trim_end().split_once(' ')?;
     if backend != format!("({})", expected_backend()) {
@@ -418,7 +418,7 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
 
 /// Reads the statistics back from the summary line the binary logs when it
 /// stops (`Stats`' Display: its numbers, in order).
-pub fn parse_stats(log: &str) -> Option<Stats> {
+pub(crate) fn parse_stats(log: &str) -> Option<Stats> {
     let line = log
         .lines()
         .rev()

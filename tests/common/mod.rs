@@ -7,7 +7,7 @@
 //! twice, as `in_process::NAME` and `black_box::NAME`.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod launch;
+pub(crate) mod launch;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,17 +17,17 @@ use std::time::{Duration, Instant};
 
 use portable_echo::{Config, Server, Stats, StopHandle};
 
-pub use launch::Launched;
+pub(crate) use launch::Launched;
 
 /// Upper bound for any single blocking step. Generous because the same tests
 /// run under qemu-user, Wine and wasmtime; a healthy run never gets near it.
-pub const STEP: Duration = Duration::from_secs(30);
+pub(crate) const STEP: Duration = Duration::from_secs(30);
 
-pub const GREETING: &[u8] = b"Hello world!\n";
+pub(crate) const GREETING: &[u8] = b"Hello world!\n";
 
 /// How a test reaches the server it tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// `Server::run` on a thread of the test process.
     InProcess,
     /// The `portable-echo` binary, started through the cell's launcher
@@ -65,7 +65,7 @@ macro_rules! in_both_modes {
 }
 
 /// A config listening on 127.0.0.1 port 0, otherwise the defaults.
-pub fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config {
         addrs: vec!["127.0.0.1:0".parse().unwrap()],
         ..Config::default()
@@ -73,11 +73,11 @@ pub fn config() -> Config {
 }
 
 /// A running server under test.
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// The first address it listens on.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// Every address it listens on, in the order of `Config::addrs`.
-    pub addrs: Vec<SocketAddr>,
+    pub(crate) addrs: Vec<SocketAddr>,
     running: Running,
 }
 
@@ -90,13 +90,13 @@ enum Running {
 }
 
 /// Starts a server with `config`, in this process or as the launched binary.
-pub fn start(mode: Mode, config: Config) -> TestServer {
+pub(crate) fn start(mode: Mode, config: Config) -> TestServer {
     start_with(mode, config, |_| {})
 }
 
 /// [`start`], with `setup` adjusting the launched binary's command (not
 /// called in process).
-pub fn start_with(
+pub(crate) fn start_with(
     mode: Mode,
     config: Config,
     setup: impl FnOnce(&mut std::process::Command),
@@ -144,7 +144,7 @@ fn start_in_process(config: Config) -> TestServer {
 /// with 256, fewer than the tests with hundreds of clients hold (two
 /// descriptors per connection when client and server share a process).
 /// Windows has no such per-process limit.
-pub fn raise_descriptor_limit(wanted: usize) -> usize {
+pub(crate) fn raise_descriptor_limit(wanted: usize) -> usize {
     #[cfg(unix)]
     {
         let mut limit = libc::rlimit {
@@ -173,17 +173,17 @@ impl TestServer {
     /// Stops the server gracefully and returns its statistics (read back from
     /// the launched binary's last log line). Fails if the server does not
     /// finish within `within`.
-    pub fn stop_within(mut self, within: Duration) -> Stats {
+    pub(crate) fn stop_within(mut self, within: Duration) -> Stats {
         self.request_stop();
         self.wait(within)
     }
 
-    pub fn stop(self) -> Stats {
+    pub(crate) fn stop(self) -> Stats {
         self.stop_within(STEP)
     }
 
     /// Asks the server to stop without waiting for it.
-    pub fn request_stop(&mut self) {
+    pub(crate) fn request_stop(&mut self) {
         match &mut self.running {
             Running::InProcess { stop, .. } => stop.stop(),
             Running::Launched(launched) => launched.request_stop(),
@@ -191,7 +191,7 @@ impl TestServer {
     }
 
     /// Waits for the server to finish after a stop was requested.
-    pub fn wait(self, within: Duration) -> Stats {
+    pub(crate) fn wait(self, within: Duration) -> Stats {
         match self.running {
             Running::InProcess { done, .. } => match done.recv_timeout(within) {
                 Ok(result) => result.expect("server loop failed"),
@@ -202,12 +202,12 @@ impl TestServer {
     }
 
     /// A connected client, with blocking reads and writes bounded by STEP.
-    pub fn connect(&self) -> TcpStream {
+    pub(crate) fn connect(&self) -> TcpStream {
         connect(self.addr)
     }
 
     /// A connected client that has already read and checked the greeting.
-    pub fn greeted(&self) -> TcpStream {
+    pub(crate) fn greeted(&self) -> TcpStream {
         let mut client = self.connect();
         expect_greeting(&mut client, GREETING);
         client
@@ -215,13 +215,13 @@ impl TestServer {
 }
 
 /// A new client on `addr` is greeted and gets one round trip.
-pub fn serves(addr: SocketAddr) {
+pub(crate) fn serves(addr: SocketAddr) {
     let mut client = connect(addr);
     expect_greeting(&mut client, GREETING);
     round_trip(&mut client, format!("through {addr}").as_bytes());
 }
 
-pub fn connect(addr: SocketAddr) -> TcpStream {
+pub(crate) fn connect(addr: SocketAddr) -> TcpStream {
     let client = TcpStream::connect(addr).expect("connecting to the test server");
     client.set_read_timeout(Some(STEP)).unwrap();
     client.set_write_timeout(Some(STEP)).unwrap();
@@ -229,14 +229,14 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     client
 }
 
-pub fn expect_greeting(client: &mut TcpStream, greeting: &[u8]) {
+pub(crate) fn expect_greeting(client: &mut TcpStream, greeting: &[u8]) {
     let mut got = vec![0; greeting.len()];
     client.read_exact(&mut got).expect("reading the greeting");
     assert_eq!(got, greeting, "greeting");
 }
 
 /// Reads until end of stream; fails on any error (including a timeout).
-pub fn read_to_end(client: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_to_end(client: &mut TcpStream) -> Vec<u8> {
     let mut all = Vec::new();
     client
         .read_to_end(&mut all)
@@ -245,7 +245,7 @@ pub fn read_to_end(client: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Sends `data` and checks that exactly `data` comes back.
-pub fn round_trip(client: &mut TcpStream, data: &[u8]) {
+pub(crate) fn round_trip(client: &mut TcpStream, data: &[u8]) {
     client.write_all(data).expect("sending");
     let mut back = vec![0; data.len()];
     client.read_exact(&mut back).expect("reading the echo");
@@ -259,7 +259,7 @@ pub fn round_trip(client: &mut TcpStream, data: &[u8]) {
 /// Whether the server has closed this connection: end of stream or reset,
 /// with no byte received first. Fails if data arrives or nothing happens by
 /// the deadline.
-pub fn expect_closed_without_data(client: &mut TcpStream) {
+pub(crate) fn expect_closed_without_data(client: &mut TcpStream) {
     let mut buf = [0u8; 64];
     match client.read(&mut buf) {
         Ok(0) => {}
@@ -273,7 +273,7 @@ pub fn expect_closed_without_data(client: &mut TcpStream) {
 }
 
 /// Whether an error is the peer's reset (Windows may report an abort).
-pub fn is_reset(err: &io::Error) -> bool {
+pub(crate) fn is_reset(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
@@ -281,7 +281,7 @@ pub fn is_reset(err: &io::Error) -> bool {
 }
 
 /// Polls `condition` until it holds or `within` passes.
-pub fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

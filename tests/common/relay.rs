@@ -16,7 +16,7 @@ use crate::common::is_reset;
 
 /// How the server's side of the relayed connection ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ServerEnd {
+pub(crate) enum ServerEnd {
     /// End of stream: the server shut down its side cleanly.
     EndOfStream,
     /// The server reset the connection (seen on a read or a write).
@@ -25,24 +25,24 @@ pub enum ServerEnd {
 
 /// What the relay saw once both directions were done.
 #[derive(Debug)]
-pub struct RelayReport {
-    pub server_end: ServerEnd,
+pub(crate) struct RelayReport {
+    pub(crate) server_end: ServerEnd,
     /// Bytes the relay delivered to the server.
-    pub to_server: u64,
+    pub(crate) to_server: u64,
     /// Bytes the server sent back (greeting and echo).
-    pub from_server: u64,
+    pub(crate) from_server: u64,
 }
 
-pub struct Relay {
+pub(crate) struct Relay {
     /// Where the client connects.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     report: mpsc::Receiver<RelayReport>,
 }
 
 impl Relay {
     /// A relay for one connection to `server`, delaying client-to-server
     /// traffic by `delay`.
-    pub fn start(server: SocketAddr, delay: Duration) -> Relay {
+    pub(crate) fn start(server: SocketAddr, delay: Duration) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (report_tx, report) = mpsc::channel();
@@ -138,7 +138,7 @@ impl Relay {
 
     /// Waits for both directions to finish (the client and the server have
     /// both closed) and returns what the relay saw.
-    pub fn report(self, within: Duration) -> RelayReport {
+    pub(crate) fn report(self, within: Duration) -> RelayReport {
         self.report
             .recv_timeout(within)
             .expect("the relayed connection did not finish")
