@@ -1,38 +1,15 @@
-//! Server settings, with the defaults the command line starts from.
-//!
-//! Each default is a constant here, so the library's [`Config::default`] and
-//! the command line's flags cannot disagree.
+//! Server settings. [`Config::default`] is the one source of the defaults:
+//! the command line's flags take theirs from it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-
-/// The address mio's `examples/tcp_server.rs` listens on.
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
-
-/// The greeting every client receives before its first echoed byte.
-pub const DEFAULT_GREETING: &[u8] = DEFAULT_GREETING_TEXT.as_bytes();
-
-/// [`DEFAULT_GREETING`] as text, for the command line's default.
-pub const DEFAULT_GREETING_TEXT: &str = "Hello world!\n";
-
-/// Default of [`Config::max_pending`]: 64 KiB, one read buffer's worth.
-pub const DEFAULT_MAX_PENDING: usize = 64 * 1024;
-
-/// Default of [`Config::max_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-
-/// Default of [`Config::idle_timeout`], in seconds.
-pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
-
-/// Default of [`Config::shutdown_grace`], in seconds.
-pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 5;
 
 /// Default of [`Config::backlog`]. A burst of 2,000 clients connecting at
 /// once must find room in the accept queue: with std's and mio's 128, a
 /// quarter of a 500-client burst waited for a one-second SYN retransmit.
 /// 4096 is Linux's `net.core.somaxconn` default since 5.4 (the kernel
 /// silently caps the backlog at it) and what Go asks for there.
-pub const DEFAULT_BACKLOG: u32 = 4096;
+const DEFAULT_BACKLOG: u32 = 4096;
 
 /// Everything [`crate::Server`] needs to know before it binds.
 #[derive(Clone, Debug)]
@@ -73,12 +50,14 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            addrs: vec![DEFAULT_ADDR],
-            greeting: DEFAULT_GREETING.to_vec(),
-            max_pending: DEFAULT_MAX_PENDING,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
-            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
+            // mio's `examples/tcp_server.rs` listens and greets so.
+            addrs: vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9000)],
+            greeting: b"Hello world!\n".to_vec(),
+            // One read buffer's worth.
+            max_pending: 64 * 1024,
+            max_connections: 10_000,
+            idle_timeout: Some(Duration::from_secs(300)),
+            shutdown_grace: Duration::from_secs(5),
             accept_pause: Duration::from_millis(100),
             backlog: DEFAULT_BACKLOG,
             stop_on_stdin_eof: false,

@@ -24,7 +24,7 @@
 //! [`connection`] holds no socket and is tested without a network. Test
 //! doubles are in `testing`, behind the `test-util` feature.
 
-pub mod config;
+mod config;
 pub mod connection;
 mod error;
 mod server;

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::{error, info, warn};
-use portable_echo::config::{
-    DEFAULT_BACKLOG, DEFAULT_GREETING_TEXT, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_PENDING, DEFAULT_SHUTDOWN_GRACE_SECS,
-};
-use portable_echo::{Config, Server, config};
+use portable_echo::{Config, Server};
+
+/// The library's defaults, which the flags' defaults are.
+fn defaults() -> Config {
+    Config::default()
+}
 
 /// A TCP echo server: greets each client, then echoes every byte it sends.
 #[derive(Parser, Debug)]
@@ -25,43 +26,43 @@ struct Args {
     /// picks a free port, the same for every address given with port 0. An
     /// IPv6 address takes IPv6 clients only: [::] and 0.0.0.0 together take both
     #[arg(long = "addr", value_name = "HOST:PORT",
-          default_values_t = [ListenAddr::Ip(config::DEFAULT_ADDR)])]
+          default_values_t = defaults().addrs.into_iter().map(ListenAddr::Ip))]
     addrs: Vec<ListenAddr>,
 
     /// Text sent to each client before echoing (no newline is added)
     #[arg(
         long,
         value_name = "TEXT",
-        default_value = DEFAULT_GREETING_TEXT,
+        default_value_t = String::from_utf8_lossy(&defaults().greeting).into_owned(),
         hide_default_value = true
     )]
     greeting: String,
 
     /// Most bytes one connection may owe its client; past it the server stops
     /// reading from that client until it reads (backpressure)
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PENDING as u32,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    max_pending: u32,
+    #[arg(long, value_name = "BYTES", default_value_t = defaults().max_pending,
+          value_parser = at_least_one)]
+    max_pending: usize,
 
     /// Most connections served at once; extra ones are accepted and closed
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS as u32,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections: u32,
+    #[arg(long, value_name = "N", default_value_t = defaults().max_connections,
+          value_parser = at_least_one)]
+    max_connections: usize,
 
     /// Close connections idle this many seconds (0: never; fractions allowed)
     #[arg(long, value_name = "SECS",
-          default_value_t = Seconds(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)))]
+          default_value_t = Seconds(defaults().idle_timeout.unwrap_or(Duration::ZERO)))]
     idle_timeout: Seconds,
 
     /// On SIGINT/SIGTERM (Ctrl-C), seconds to write owed bytes and wait for
     /// clients to close after the server's end of stream (fractions allowed)
     #[arg(long, value_name = "SECS",
-          default_value_t = Seconds(Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS)))]
+          default_value_t = Seconds(defaults().shutdown_grace))]
     shutdown_grace: Seconds,
 
     /// Length of the listen queue (the kernel may cap it: Linux at
     /// net.core.somaxconn, logged at startup)
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG,
+    #[arg(long, value_name = "N", default_value_t = defaults().backlog,
           value_parser = clap::value_parser!(u32).range(1..))]
     backlog: u32,
 
@@ -69,6 +70,15 @@ struct Args {
     /// harnesses and WASI, which has no signals)
     #[arg(long)]
     stop_on_stdin_eof: bool,
+}
+
+/// A count of 1 or more (`--max-pending`, `--max-connections`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a whole number")),
+    }
 }
 
 /// An `--addr` as given: an IP address, or a host name resolved after the
@@ -197,8 +207,8 @@ fn main() -> ExitCode {
     let config = Config {
         addrs,
         greeting: args.greeting.into_bytes(),
-        max_pending: args.max_pending as usize,
-        max_connections: args.max_connections as usize,
+        max_pending: args.max_pending,
+        max_connections: args.max_connections,
         idle_timeout: (!args.idle_timeout.0.is_zero()).then_some(args.idle_timeout.0),
         shutdown_grace: args.shutdown_grace.0,
         backlog: args.backlog,

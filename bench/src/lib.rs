@@ -14,9 +14,6 @@ use std::path::PathBuf;
 use std::process::Child;
 use std::time::Duration;
 
-/// What every client of an echo server first receives.
-pub const DEFAULT_GREETING: &str = "Hello world!\n";
-
 /// Connects, turns Nagle off and reads the greeting: `expected` exactly, or
 /// (when `expected` is `None`) any `len` bytes.
 pub fn connect_greeted(
@@ -274,6 +271,11 @@ impl Output {
             .str("label", &self.label)
             .num("round", self.round as f64)
     }
+}
+
+/// The server's greeting, from the library's one source of defaults.
+pub fn default_greeting() -> String {
+    String::from_utf8_lossy(&portable_echo::Config::default().greeting).into_owned()
 }
 
 /// A flat JSON object built field by field.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use portable_echo_bench::{DEFAULT_GREETING, Output};
+use portable_echo_bench::{Output, default_greeting};
 
 /// Measures connect-to-greeting times of a burst of clients.
 #[derive(Parser, Debug)]
@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
     /// Expected greeting length
-    #[arg(long, default_value_t = DEFAULT_GREETING.len())]
+    #[arg(long, default_value_t = default_greeting().len())]
     greeting_len: usize,
     /// Seconds to wait for every greeting; later ones count as never greeted
     #[arg(long, default_value_t = 10.0)]

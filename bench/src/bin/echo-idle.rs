@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use portable_echo_bench::{DEFAULT_GREETING, Output, connect_greeted, process_rss_kib};
+use portable_echo_bench::{Output, connect_greeted, default_greeting, process_rss_kib};
 
 /// Measures a server's resident memory per idle connection.
 #[derive(Parser, Debug)]
@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, default_value_t = 5000)]
     connections: usize,
     /// Expected greeting length
-    #[arg(long, default_value_t = DEFAULT_GREETING.len())]
+    #[arg(long, default_value_t = default_greeting().len())]
     greeting_len: usize,
     /// Milliseconds to wait before each RSS reading
     #[arg(long, default_value_t = 300)]

@@ -29,8 +29,8 @@ use mio::{Events, Interest, Poll, Token};
 // says so (epoll and kqueue): the client follows the same per-backend rule.
 use portable_echo::SHORT_IO_PROVES_WOULD_BLOCK;
 use portable_echo_bench::{
-    DEFAULT_GREETING, Output, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs,
-    process_cpu_ticks, process_rss_kib, process_sched_ns,
+    Output, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs, process_cpu_ticks,
+    process_rss_kib, process_sched_ns,
 };
 
 /// Payload byte at stream offset `o` of a connection with seed `s` is
@@ -65,7 +65,7 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
     /// Expected greeting
-    #[arg(long, default_value = DEFAULT_GREETING)]
+    #[arg(long, default_value_t = portable_echo_bench::default_greeting())]
     greeting: String,
     /// Expect a greeting of this many bytes, whatever they are (overrides --greeting)
     #[arg(long)]

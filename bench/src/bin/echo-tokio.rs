@@ -39,7 +39,7 @@ struct Args {
     addr: SocketAddr,
     #[arg(long, value_enum, default_value = "current")]
     flavor: Flavor,
-    #[arg(long, default_value = portable_echo_bench::DEFAULT_GREETING)]
+    #[arg(long, default_value_t = portable_echo_bench::default_greeting())]
     greeting: String,
     /// Read buffer per connection, bytes
     #[arg(long, default_value_t = 64 * 1024)]
