@@ -15,7 +15,7 @@
 //! let serving = std::thread::spawn(move || server.run());
 //! stop.stop();
 //! let stats = serving.join().unwrap()?;
-//! println!("echoed {} bytes", stats.bytes.bytes_echoed);
+//! println!("echoed {} bytes", stats.bytes.echoed);
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
@@ -33,7 +33,7 @@ mod sys;
 pub mod testing;
 
 pub use config::Config;
-pub use server::{Server, Stats, StopHandle};
+pub use server::{ByteStats, Server, Stats, StopHandle};
 
 /// The message mio's example panics with on WASI preview 1, where no socket
 /// can be bound; [`Server::bind`] fails with it there (`ErrorKind::Unsupported`).

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
+use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::error::{describe, with_context};
 use crate::sys;
 
@@ -58,8 +58,23 @@ pub struct Stats {
     pub peak_connections: usize,
     /// Times accepting paused after an accept error (descriptor exhaustion, ...).
     pub accept_pauses: u64,
-    /// Byte counts (received, echoed, pending peaks).
-    pub bytes: Counters,
+    /// What the connections moved.
+    pub bytes: ByteStats,
+}
+
+/// Bytes a server moved over its lifetime, part of [`Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByteStats {
+    /// Bytes read from clients.
+    pub received: u64,
+    /// Bytes echoed back (the greeting is not counted).
+    pub echoed: u64,
+    /// Bytes read after a connection's echo ended (while it lingered), and dropped.
+    pub discarded: u64,
+    /// Most bytes one connection owed its client at once.
+    pub peak_pending_one: usize,
+    /// Most bytes all connections owed at once.
+    pub peak_pending_total: usize,
 }
 
 /// One line, the end of the binary's log: `served 3 connections (peak 2 at
@@ -78,9 +93,9 @@ impl fmt::Display for Stats {
             self.connections_timed_out,
             self.connections_failed,
             self.accept_pauses,
-            self.bytes.bytes_received,
-            self.bytes.bytes_echoed,
-            self.bytes.bytes_discarded,
+            self.bytes.received,
+            self.bytes.echoed,
+            self.bytes.discarded,
             self.bytes.peak_pending_one,
             self.bytes.peak_pending_total,
         )
@@ -363,7 +378,16 @@ impl Server {
             );
             self.closing.drain(..).for_each(std::mem::forget);
         }
-        self.stats.bytes = self.ctx.counters;
+        let counters = self.ctx.counters;
+        // Every connection is closed: what they owed was released with them.
+        debug_assert_eq!(counters.pending_bytes, 0, "bytes still owed after run");
+        self.stats.bytes = ByteStats {
+            received: counters.bytes_received,
+            echoed: counters.bytes_echoed,
+            discarded: counters.bytes_discarded,
+            peak_pending_one: counters.peak_pending_one,
+            peak_pending_total: counters.peak_pending_total,
+        };
         let stats = self.stats;
         info!("stopped: {stats}");
         Ok(stats)

@@ -129,7 +129,7 @@ mod black_box {
             launch::assert_request_stops_cleanly(&[], |served| served.signal(signal));
         assert!(log.contains(&format!("{name}: shutting down")), "{log}");
         assert_eq!(stats.connections_served, 1, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 23, "{log}");
+        assert_eq!(stats.bytes.echoed, 23, "{log}");
     }
 
     #[cfg(unix)]
@@ -172,7 +172,7 @@ mod black_box {
             "{log}"
         );
         assert_eq!(stats.connections_served, 2, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 23 + 12, "{log}");
+        assert_eq!(stats.bytes.echoed, 23 + 12, "{log}");
     }
 
     /// Without the flag, the end of stdin is nobody's business: the server
@@ -303,26 +303,17 @@ mod black_box {
         const MAX_CONNECTIONS: usize = 3000;
 
         pub(super) fn raised_for_2000_clients() {
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit with a valid rlimit struct.
-            assert_eq!(
-                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-                0
-            );
+            let (_, hard) = rlimit::get();
             assert!(
-                limit.rlim_max >= 4096,
-                "this test needs a hard RLIMIT_NOFILE of 4096 or more (ulimit -Hn), not {}",
-                limit.rlim_max
+                hard >= 4096,
+                "this test needs a hard RLIMIT_NOFILE of 4096 or more (ulimit -Hn), not {hard}"
             );
             // This process holds the other end of every connection.
             assert!(raise_descriptor_limit(CLIENTS + 256) >= CLIENTS + 256);
             let max = MAX_CONNECTIONS.to_string();
             let args = ["--addr", "127.0.0.1:0", "--max-connections", &max];
             let mut served = Launched::spawn(&args, |command| {
-                launch::with_nofile(command, SOFT, limit.rlim_max);
+                rlimit::for_child(command, SOFT, hard);
             });
             let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(served.addr)).collect();
             for client in &mut clients {

@@ -59,6 +59,6 @@ mod black_box {
         });
         assert!(log.contains("Ctrl-C/Ctrl-Break: shutting down"), "{log}");
         assert_eq!(stats.connections_served, 1, "{log}");
-        assert_eq!(stats.bytes.bytes_echoed, 23, "{log}");
+        assert_eq!(stats.bytes.echoed, 23, "{log}");
     }
 }

@@ -51,7 +51,7 @@ fn greets_with_exactly_hello_world_then_echoes(mode: Mode) {
     drop(client);
     let stats = server.stop();
     assert_eq!(stats.connections_served, 1);
-    assert_eq!(stats.bytes.bytes_echoed, 5);
+    assert_eq!(stats.bytes.echoed, 5);
 }
 
 fn a_custom_greeting_replaces_hello_world(mode: Mode) {
@@ -127,7 +127,7 @@ fn echoes_4_mib_intact(mode: Mode) {
     let back = echo_concurrently(client, data.clone());
     assert!(back == data, "4 MiB echo differs");
     let stats = server.stop();
-    assert_eq!(stats.bytes.bytes_echoed, 4 << 20);
+    assert_eq!(stats.bytes.echoed, 4 << 20);
     assert!(stats.bytes.peak_pending_one <= 64 * 1024);
 }
 
@@ -167,7 +167,7 @@ fn serves_100_concurrent_clients_byte_for_byte(mode: Mode) {
     let stats = server.stop();
     assert_eq!(stats.connections_served, CLIENTS as u64);
     assert_eq!(stats.peak_connections, CLIENTS);
-    assert_eq!(stats.bytes.bytes_echoed, (CLIENTS * ROUNDS * CHUNK) as u64);
+    assert_eq!(stats.bytes.echoed, (CLIENTS * ROUNDS * CHUNK) as u64);
 }
 
 fn half_close_gets_everything_back_then_end_of_stream(mode: Mode) {
@@ -284,7 +284,7 @@ fn a_client_that_never_reads_is_capped_and_others_are_served(mode: Mode) {
         stats.bytes.peak_pending_one
     );
     assert!(
-        stats.bytes.bytes_received < sent as u64 + data.len() as u64,
+        stats.bytes.received < sent as u64 + data.len() as u64,
         "the server kept reading from a client that does not read"
     );
 }
@@ -372,7 +372,7 @@ fn idle_timeout_ends_idle_clients_cleanly_and_spares_active_ones(mode: Mode) {
     drop((idle, active));
     let stats = server.stop();
     assert_eq!(stats.connections_timed_out, 1);
-    assert_eq!(stats.bytes.bytes_discarded, 8);
+    assert_eq!(stats.bytes.discarded, 8);
 }
 
 /// A connection idle while it owes bytes its client does not read is reset:
@@ -496,16 +496,16 @@ fn stop_echoes_what_it_received_then_ends_the_stream_cleanly(mode: Mode) {
         "sent {}, echoed {}, discarded {}",
         data.len(),
         back.len(),
-        stats.bytes.bytes_discarded
+        stats.bytes.discarded
     );
     assert_eq!(
-        stats.bytes.bytes_received,
+        stats.bytes.received,
         back.len() as u64,
         "all received bytes came back"
     );
-    assert_eq!(stats.bytes.bytes_echoed, back.len() as u64);
+    assert_eq!(stats.bytes.echoed, back.len() as u64);
     assert_eq!(
-        stats.bytes.bytes_echoed + stats.bytes.bytes_discarded,
+        stats.bytes.echoed + stats.bytes.discarded,
         data.len() as u64,
         "every byte sent was echoed or discarded after the end of stream"
     );
@@ -633,9 +633,9 @@ fn the_summary_line_reads_back_into_the_statistics() {
         accept_pauses: 6,
         ..Stats::default()
     };
-    stats.bytes.bytes_received = 7;
-    stats.bytes.bytes_echoed = 8;
-    stats.bytes.bytes_discarded = 9;
+    stats.bytes.received = 7;
+    stats.bytes.echoed = 8;
+    stats.bytes.discarded = 9;
     stats.bytes.peak_pending_one = 10;
     stats.bytes.peak_pending_total = 11;
     let log = format!("[INFO] stopped: {stats}\n");

@@ -16,27 +16,6 @@ use common::*;
 use portable_echo::Config;
 use socket2::{Domain, Socket, Type};
 
-fn set_soft_nofile(limit: libc::rlim_t) -> libc::rlim_t {
-    let mut current = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut current), 0);
-        let wanted = libc::rlimit {
-            rlim_cur: limit,
-            rlim_max: current.rlim_max,
-        };
-        assert_eq!(
-            libc::setrlimit(libc::RLIMIT_NOFILE, &wanted),
-            0,
-            "setrlimit"
-        );
-    }
-    current.rlim_cur
-}
-
 #[test]
 fn descriptor_exhaustion_pauses_accepting_and_recovers() {
     const HEADROOM: usize = 3;
@@ -59,7 +38,7 @@ fn descriptor_exhaustion_pauses_accepting_and_recovers() {
     let probe = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     let in_use = probe.as_raw_fd() as usize;
     drop(probe);
-    let original = set_soft_nofile((in_use + HEADROOM) as libc::rlim_t);
+    let original = rlimit::set_soft((in_use + HEADROOM) as libc::rlim_t);
     let exhausted_at = Instant::now();
 
     let mut clients: Vec<TcpStream> = sockets
@@ -87,7 +66,7 @@ fn descriptor_exhaustion_pauses_accepting_and_recovers() {
     waiting.set_read_timeout(Some(STEP)).unwrap();
 
     // Descriptors free up: every waiting client is accepted and greeted.
-    set_soft_nofile(original);
+    rlimit::set_soft(original);
     let exhausted_for = exhausted_at.elapsed();
     for client in &mut clients[1..] {
         expect_greeting(client, GREETING);

@@ -8,8 +8,6 @@
 //! in process; tests/echo.rs covers the stop in process everywhere.
 #![cfg(unix)]
 
-#[path = "common/abuse.rs"]
-mod abuse;
 mod common;
 
 use std::io::Read;
@@ -19,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use abuse::*;
+use common::abuse::*;
 use common::*;
 
 /// The binary, launched through the cell's launcher on an ephemeral port,
@@ -30,7 +28,7 @@ fn spawn(args: &[&str], nofile: Option<libc::rlim_t>) -> Launched {
     all.extend_from_slice(args);
     Launched::spawn(&all, |command| {
         if let Some(limit) = nofile {
-            launch::with_nofile(command, limit, limit);
+            rlimit::for_child(command, limit, limit);
         }
     })
 }

@@ -7,11 +7,7 @@
 //! its runtime can be asked (tests/common/launch.rs, `STOP_REQUEST`).
 #![cfg(not(target_os = "wasi"))]
 
-#[path = "common/abuse.rs"]
-mod abuse;
 mod common;
-#[path = "common/relay.rs"]
-mod relay;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -19,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use abuse::load_client;
+use common::abuse::load_client;
+use common::relay::{Relay, ServerEnd};
 use common::*;
 use portable_echo::Config;
-use relay::{Relay, ServerEnd};
 
 in_both_modes! {
     stop_with_peer_bytes_300_ms_away_ends_the_echo_without_a_reset,
@@ -76,7 +72,7 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
     println!(
         "delay {delay:?}: relay saw {report:?}; the server stopped in {stopped_in:?} \
          (grace {grace:?}); echoed {}, discarded {}",
-        stats.bytes.bytes_echoed, stats.bytes.bytes_discarded
+        stats.bytes.echoed, stats.bytes.discarded
     );
     assert_eq!(
         report.server_end,
@@ -85,8 +81,8 @@ fn stop_with_a_slow_peer(mode: Mode, delay: Duration) {
     );
     assert_eq!(report.to_server, (BEFORE.len() + DURING.len()) as u64);
     assert_eq!(report.from_server, (GREETING.len() + BEFORE.len()) as u64);
-    assert_eq!(stats.bytes.bytes_echoed, BEFORE.len() as u64);
-    assert_eq!(stats.bytes.bytes_discarded, DURING.len() as u64);
+    assert_eq!(stats.bytes.echoed, BEFORE.len() as u64);
+    assert_eq!(stats.bytes.discarded, DURING.len() as u64);
     assert!(
         stopped_in < grace,
         "the server waited out the grace period although its peer closed"
@@ -169,7 +165,7 @@ fn stop_under_load_ends_every_echo_cleanly_within_the_grace_period(mode: Mode) {
     assert!(stopped_in < grace, "took the whole grace period");
     assert_eq!(stats.connections_failed, 0, "a connection failed: a reset");
     assert_eq!(
-        stats.bytes.bytes_received, stats.bytes.bytes_echoed,
+        stats.bytes.received, stats.bytes.echoed,
         "a received byte was not echoed"
     );
 }

@@ -3,7 +3,6 @@
 //! clients, resets, and a catalogue of misbehaving connections.
 //!
 //! Included with `#[path = "common/abuse.rs"] mod abuse;` next to `mod common;`.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

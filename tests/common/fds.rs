@@ -1,9 +1,5 @@
 //! Counting this process's open descriptors (handles on Windows), for the
 //! "no descriptor leaks" checks of tests/faults.rs and tests/soak.rs.
-//!
-//! Included with `#[path = "common/fds.rs"] mod fds;` by the test files that
-//! need it, so tests/common/mod.rs stays as it is.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
@@ -32,16 +28,8 @@ pub(crate) fn count() -> usize {
 /// the soft limit (capped at 65536) that fcntl(F_GETFD) accepts.
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 pub(crate) fn count() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit with a valid rlimit struct.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
-    let top = limit.rlim_cur.min(65_536) as libc::c_int;
+    let (soft, _) = super::rlimit::get();
+    let top = soft.min(65_536) as libc::c_int;
     // SAFETY: F_GETFD only reads the descriptor's flags; EBADF for closed ones.
     (0..top)
         .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)

@@ -326,27 +326,6 @@ pub(crate) fn without_sanitizer_exit_sleep(command: &mut Command) {
     }
 }
 
-/// Has `command` start its process with RLIMIT_NOFILE `soft` / `hard`.
-#[cfg(unix)]
-pub(crate) fn with_nofile(command: &mut Command, soft: libc::rlim_t, hard: libc::rlim_t) {
-    use std::os::unix::process::CommandExt;
-    let wanted = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: hard,
-    };
-    // SAFETY: setrlimit is async-signal-safe, so it may run between fork
-    // and exec; it touches only the child.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-}
-
 /// A stop request as a user sees it: a launched server with no timer armed
 /// (no idle timeout: only the request wakes the loop) and one idle,
 /// greeted client; `request` asks it to stop. The client sees a clean end
@@ -454,9 +433,9 @@ pub(crate) fn parse_stats(log: &str) -> Option<Stats> {
         accept_pauses: pauses,
         ..Stats::default()
     };
-    stats.bytes.bytes_received = received;
-    stats.bytes.bytes_echoed = echoed;
-    stats.bytes.bytes_discarded = discarded;
+    stats.bytes.received = received;
+    stats.bytes.echoed = echoed;
+    stats.bytes.discarded = discarded;
     stats.bytes.peak_pending_one = peak_one as usize;
     stats.bytes.peak_pending_total = peak_total as usize;
     Some(stats)

@@ -7,7 +7,12 @@
 //! twice, as `in_process::NAME` and `black_box::NAME`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub(crate) mod abuse;
+pub(crate) mod fds;
 pub(crate) mod launch;
+pub(crate) mod relay;
+#[cfg(unix)]
+pub(crate) mod rlimit;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -147,23 +152,13 @@ fn start_in_process(config: Config) -> TestServer {
 pub(crate) fn raise_descriptor_limit(wanted: usize) -> usize {
     #[cfg(unix)]
     {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-            let wanted = wanted as libc::rlim_t;
-            if limit.rlim_cur < wanted {
-                limit.rlim_cur = limit.rlim_max.min(wanted);
-                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-            }
+        let (soft, hard) = rlimit::get();
+        if rlimit::count(soft) < wanted {
+            let raised = hard.min(libc::rlim_t::try_from(wanted).unwrap_or(hard));
+            rlimit::set_soft(raised);
+            return rlimit::count(raised);
         }
-        // rlim_t is u64 on most targets, usize on some (Haiku).
-        #[allow(clippy::useless_conversion)]
-        let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
-        soft
+        rlimit::count(soft)
     }
     #[cfg(not(unix))]
     wanted

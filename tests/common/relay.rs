@@ -4,7 +4,6 @@
 //! records how the server ended its side: a clean end of stream or a reset.
 //!
 //! Included with `#[path = "common/relay.rs"] mod relay;` next to `mod common;`.
-#![allow(dead_code)]
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
