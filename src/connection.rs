@@ -44,8 +44,9 @@ pub struct Readiness {
     pub read_closed: bool,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Readiness {
-    /// Both directions: used when the loop itself decides to look again.
+    /// Both directions ready, as tests drive a connection.
     pub const BOTH: Readiness = Readiness {
         readable: true,
         writable: true,
@@ -85,6 +86,11 @@ pub struct Counters {
     pub peak_pending_one: usize,
 }
 
+/// Whether, with this build's backend, a read or write that moved fewer bytes
+/// than asked proves the next one would return `WouldBlock` (see src/sys's
+/// contract); a client loop like the benchmark's follows the same rule.
+pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = crate::sys::SHORT_IO_PROVES_WOULD_BLOCK;
+
 /// Size of the one read buffer the loop shares between all connections.
 pub const DEFAULT_READ_BUF_LEN: usize = 64 * 1024;
 
@@ -98,7 +104,7 @@ pub struct Context {
     /// block, so the call that would return `WouldBlock` can be skipped. True
     /// under edge-triggered epoll and kqueue; false where mio only re-arms
     /// readiness after `WouldBlock` (Windows, poll(2)). Starts as this
-    /// platform's [`crate::SHORT_IO_PROVES_WOULD_BLOCK`].
+    /// platform's [`SHORT_IO_PROVES_WOULD_BLOCK`].
     pub short_io_proves_would_block: bool,
     /// Reads one `drive` may do before it yields to other connections.
     pub reads_per_turn: usize,
@@ -118,7 +124,7 @@ impl Context {
         Context {
             greeting: greeting.into(),
             max_pending: max_pending.max(1),
-            short_io_proves_would_block: crate::SHORT_IO_PROVES_WOULD_BLOCK,
+            short_io_proves_would_block: SHORT_IO_PROVES_WOULD_BLOCK,
             reads_per_turn: 16,
             now: Instant::now(),
             counters: Counters::default(),
@@ -128,12 +134,14 @@ impl Context {
 
     /// Replaces the shared read buffer with one of `len` bytes (at least 1):
     /// small buffers make tests take many short reads.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn with_read_buf_len(mut self, len: usize) -> Context {
         self.read_buf = vec![0; len.max(1)].into_boxed_slice();
         self
     }
 
     /// Sets whether a short read or write proves the socket would block.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn with_short_io_proves_would_block(mut self, proves: bool) -> Context {
         self.short_io_proves_would_block = proves;
         self
@@ -225,6 +233,7 @@ impl Connection {
     }
 
     /// Echo bytes received and not yet written back.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }
@@ -235,6 +244,7 @@ impl Connection {
     }
 
     /// Whether the peer has shut down its write side.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn read_closed(&self) -> bool {
         self.read_closed
     }

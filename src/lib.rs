@@ -21,11 +21,18 @@
 //!
 //! The public API is the same on every target. Platform differences live in
 //! a private `sys` module and nowhere else; the per-connection logic in
-//! [`connection`] holds no socket and is tested without a network. Test
-//! doubles are in `testing`, behind the `test-util` feature.
+//! `connection` holds no socket and is tested without a network. Both it and
+//! the test doubles of `testing` are public only with the `test-util`
+//! feature, for this crate's tests, fuzz target and benchmark.
 
 mod config;
+#[cfg(feature = "test-util")]
 pub mod connection;
+// Without test-util the state machine is the server's alone; its items are
+// `pub` for the test-util build.
+#[cfg(not(feature = "test-util"))]
+#[allow(unreachable_pub)]
+mod connection;
 mod error;
 mod server;
 mod sys;
@@ -35,19 +42,9 @@ pub mod testing;
 pub use config::Config;
 pub use server::{ByteStats, Server, Stats, StopHandle};
 
-/// The message mio's example panics with on WASI preview 1, where no socket
-/// can be bound; [`Server::bind`] fails with it there (`ErrorKind::Unsupported`).
-pub const BIND_UNSUPPORTED: &str = sys::BIND_UNSUPPORTED;
-
 /// The readiness backend this build uses: `epoll`, `kqueue`, `event ports`,
 /// `poll`, `iocp` or `wasi` (the same as [`Server::backend`]).
 pub const BACKEND: &str = sys::BACKEND;
-
-/// Whether, with this build's backend, a read or write that moved fewer bytes
-/// than asked proves the next one would return `WouldBlock` (true for
-/// edge-triggered epoll and kqueue). Elsewhere mio re-arms readiness only
-/// after a `WouldBlock`, so a loop must go on until it sees one.
-pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = sys::SHORT_IO_PROVES_WOULD_BLOCK;
 
 /// Calls `on_signal` with the signal's name, from a background thread, each
 /// time the process is asked to shut down: SIGINT or SIGTERM on Unix, Ctrl-C

@@ -189,7 +189,8 @@ impl Server {
     /// Errors carry the address and the cause, e.g.
     /// `binding 127.0.0.1:9000: address already in use`; when one address
     /// fails, none is left bound. On WASI preview 1 the error is
-    /// `ErrorKind::Unsupported` with exactly [`crate::BIND_UNSUPPORTED`].
+    /// `ErrorKind::Unsupported` and exactly the message mio's example panics
+    /// with there, `can't bind to an address with wasi`.
     ///
     /// On Unix it first raises the soft descriptor limit (RLIMIT_NOFILE)
     /// toward what [`Config::max_connections`] needs, up to the hard limit,

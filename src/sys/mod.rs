@@ -27,8 +27,8 @@
 //!   hijacking). An IPv6 address listens for IPv6 only (IPV6_V6ONLY set
 //!   explicitly: Linux defaults it off, Windows and the BSDs on, OpenBSD
 //!   has no dual stack at all), so `[::]` means the same everywhere.
-//!   On WASI preview 1 it fails with `ErrorKind::Unsupported` and
-//!   [`BIND_UNSUPPORTED`].
+//!   On WASI preview 1 it fails with `ErrorKind::Unsupported` and the
+//!   message mio's example panics with there (wasip1.rs).
 //! * `listen_backlog_cap() -> Option<u32>`: the kernel's silent cap on the
 //!   listen queue where it can be read (Linux `net.core.somaxconn`, the BSDs'
 //!   and macOS' `kern.ipc.somaxconn`), so a lower cap can be logged.
@@ -72,9 +72,6 @@ use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
-
-/// The message mio's example panics with on WASI, where no socket can be bound.
-pub(crate) const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
 
 /// An accepted connection and its peer's address, where the platform can
 /// tell it safely.

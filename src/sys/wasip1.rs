@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
-use super::{Accepted, BIND_UNSUPPORTED, OnStopRequest};
+use super::{Accepted, OnStopRequest};
 
 pub(crate) use super::wasi::{
     Waker, is_resource_exhaustion, raise_descriptor_limit, reserve_descriptors,
@@ -16,6 +16,9 @@ pub(crate) use super::wasi::{
 };
 
 pub(crate) const BACKEND: &str = "wasi";
+
+/// The message mio's example panics with here, where no socket can be bound.
+const BIND_UNSUPPORTED: &str = "can't bind to an address with wasi";
 
 /// mio's wasip1 selector is built on poll_oneoff and re-arms on `WouldBlock`.
 pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;

@@ -27,7 +27,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 // A short read or write proves WouldBlock only where the server's own rule
 // says so (epoll and kqueue): the client follows the same per-backend rule.
-use portable_echo::SHORT_IO_PROVES_WOULD_BLOCK;
+use portable_echo::connection::SHORT_IO_PROVES_WOULD_BLOCK;
 use portable_echo_bench::{
     Output, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs, process_cpu_ticks,
     process_rss_kib, process_sched_ns,
