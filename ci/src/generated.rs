@@ -29,16 +29,13 @@ fn regions(m: &Matrix) -> Regions {
 
 /// Where a cell runs: here (the reference host, `--via local`), and on
 /// Actions (its runner's host, `--via native` or `--via cross`).
-fn machines(c: &Cell) -> [(&str, Via); 2] {
-    match (&c.work, &c.actions) {
-        (Work::Build(b, Kind::Test(Runner::Native)), _) => [(REFERENCE_HOST, Via::Local), (&b.target, Via::Native)],
-        (_, Actions::Cross) => [(REFERENCE_HOST, Via::Local), (REFERENCE_HOST, Via::Cross)],
-        _ => [(REFERENCE_HOST, Via::Local), (REFERENCE_HOST, Via::Native)],
-    }
-}
-
-fn plan(m: &Matrix, c: &Cell, (host, via): (&str, Via)) -> Result<crate::plan::Plan, String> {
-    Planner { matrix: m, host, via, root: "<repo>", target_dir: "target", throwaway: false }.plan(c)
+fn machines<'m>(m: &'m Matrix, c: &'m Cell) -> [Planner<'m>; 2] {
+    let actions = match (&c.work, &c.actions) {
+        (Work::Build(b, Kind::Test(Runner::Native)), _) => Planner::new(m, &b.target, Via::Native),
+        (_, Actions::Cross) => Planner::new(m, REFERENCE_HOST, Via::Cross),
+        _ => Planner::new(m, REFERENCE_HOST, Via::Native),
+    };
+    [Planner::new(m, REFERENCE_HOST, Via::Local), actions]
 }
 
 /// Every cell's steps, exactly, here and on its Actions machine.
@@ -46,12 +43,12 @@ fn plans(m: &Matrix) -> String {
     let mut md = String::new();
     for c in &m.cells {
         let (job, label) = c.actions.job();
-        let render = |machine| plan(m, c, machine).map_or_else(|e| format!("error: {e}\n"), |p| p.render());
-        let [(host, via), (actions_host, actions_via)] = machines(c);
-        let (here, actions) = (render((host, via)), render((actions_host, actions_via)));
-        let on_actions = format!("the Actions job `{job}` on {label} ({actions_host}, `--via {actions_via}`)");
+        let render = |p: &Planner| p.plan(c).map_or_else(|e| format!("error: {e}\n"), |p| p.render());
+        let [local, on] = machines(m, c);
+        let (here, actions) = (render(&local), render(&on));
+        let on_actions = format!("the Actions job `{job}` on {label} ({}, `--via {}`)", on.host, on.via);
         let block = |heading: &str, steps: &str| format!("{heading}:\n~~~text\n{steps}~~~\n\n");
-        let here_heading = format!("Here ({host}, `--via {via}`)");
+        let here_heading = format!("Here ({}, `--via {}`)", local.host, local.via);
         md += &format!("### {}\n\n", c.name);
         md += &match (&c.actions, here == actions) {
             (Actions::None, _) => block(&here_heading, &here),
@@ -80,7 +77,6 @@ fn cross_targets(m: &Matrix) -> String {
 }
 
 fn matrix_table(m: &Matrix) -> String {
-    let summary = |c, machine| plan(m, c, machine).map_or_else(|e| e, |p| p.summary());
     let mut md = String::from(
         "| cell | target | backend (src/sys) | waker | here (`cargo xtask matrix`, Linux x86_64) | GitHub Actions |\n",
     );
@@ -104,11 +100,12 @@ fn matrix_table(m: &Matrix) -> String {
             row.extend([String::new(), String::new(), String::new()]);
         }
         let note = c.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
-        let [local, actions] = machines(c);
-        row.push(format!("{}{here}{note}", summary(c, local)));
+        let summary = |p: Planner| p.plan(c).map_or_else(|e| e, |p| p.summary());
+        let [local, actions] = machines(m, c);
+        row.push(format!("{}{here}{note}", summary(local)));
         row.push(match c.actions {
             Actions::None => "not run on Actions".into(),
-            _ => format!("`{job}` on {machine}: {}", summary(c, actions)),
+            _ => format!("`{job}` on {machine}: {}", summary(actions)),
         });
         md += &format!("| {} |\n", row.join(" | "));
     }
@@ -196,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_committed_files_are_generated_and_pass_their_checks() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let root = crate::root();
         assert_eq!(generate(root, &Matrix::load(root).unwrap(), true), Vec::<String>::new());
     }
 }

@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_cell_needs_what_its_toolchain_runner_and_linker_need() {
-        let m = Matrix::load(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).unwrap();
+        let m = Matrix::load(crate::root()).unwrap();
         let needs = |name: &str, via| needs(&m, m.cell(name).unwrap(), "x86_64-unknown-linux-gnu", via);
         let apt = |package: &str, probe: &str| Need::Apt(package.into(), probe.into());
         let aarch64 = needs("linux-aarch64", Via::Local);

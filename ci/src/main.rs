@@ -87,8 +87,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ci/ has a parent").to_path_buf();
-    match main_with(&root, Cmd::parse()) {
+    match main_with(root(), Cmd::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -173,6 +172,11 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
             Ok(!report::write(root, &report::load(root, &m, &cells), true))
         }
     }
+}
+
+/// The repository: ci/'s parent.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ci/ has a parent")
 }
 
 /// The cells named (each may be a comma list); all of them when none is.

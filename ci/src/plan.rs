@@ -105,14 +105,20 @@ pub struct Planner<'a> {
     pub throwaway: bool,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    /// The planner of ci/plans.md and README's tables: the repository as
+    /// `<repo>`, cargo's own target directory, the builds kept.
+    pub fn new(matrix: &'a Matrix, host: &'a str, via: Via) -> Planner<'a> {
+        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false }
+    }
+
     /// Where the cell's build goes that cells of another target do not
     /// use: its own target directory, or its target's part of the shared
     /// one. `None` for a host build in the shared directory, whose build
     /// scripts and proc macros every cell reuses.
     pub fn build_dir(&self, cell: &Cell) -> Option<String> {
         let Work::Build(b, kind) = &cell.work else { return None };
-        let c = CellCtx { p: self, name: &cell.name, b, kind, tc: self.matrix.toolchain(b.toolchain) };
+        let c = CellCtx { p: self, name: &cell.name, b, kind };
         let dir = c.target_dir();
         match (dir == self.target_dir, *kind == Kind::Fuzz) {
             // cargo fuzz runs in fuzz/, where the relative directory lands.
@@ -124,7 +130,7 @@ impl Planner<'_> {
 
     pub fn plan(&self, cell: &Cell) -> Result<Plan, String> {
         let Work::Build(b, kind) = &cell.work else { return Ok(self.config()) };
-        let c = CellCtx { p: self, name: &cell.name, b, kind, tc: self.matrix.toolchain(b.toolchain) };
+        let c = CellCtx { p: self, name: &cell.name, b, kind };
         let (mut plan, host, target) = (Plan::default(), self.host, b.target.as_str());
         let test = ["test", "--locked", "--no-fail-fast"];
         let on_target = ["--target", target, JSON];
@@ -236,7 +242,6 @@ struct CellCtx<'a> {
     name: &'a str,
     b: &'a Build,
     kind: &'a Kind,
-    tc: &'a str,
 }
 
 impl CellCtx<'_> {
@@ -261,7 +266,7 @@ impl CellCtx<'_> {
 
     /// `program +TOOLCHAIN`, the cell's toolchain.
     fn plus(&self, program: &str) -> Cmd {
-        Cmd::new(program).args([format!("+{}", self.tc)])
+        Cmd::new(program).args([format!("+{}", self.p.matrix.toolchain(self.b.toolchain))])
     }
 
     /// cargo on the cell's toolchain, compiling the library for the cell's
@@ -434,35 +439,21 @@ impl fmt::Display for Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::REFERENCE_HOST;
 
     // Every cell's plan, here and on its Actions machine, is in ci/plans.md,
     // which `gen --check` pins: a change to a plan is reviewed as a diff.
     #[test]
     fn a_native_cell_on_another_host_fails_when_the_job_promised_its_target() {
-        let m = Matrix::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).unwrap();
-        let planner = Planner {
-            matrix: &m,
-            host: "x86_64-unknown-linux-gnu",
-            via: Via::Native,
-            root: "",
-            target_dir: "",
-            throwaway: false,
-        };
-        let err = planner.plan(m.cell("windows-msvc").unwrap()).unwrap_err();
+        let m = Matrix::load(crate::root()).unwrap();
+        let err = Planner::new(&m, REFERENCE_HOST, Via::Native).plan(m.cell("windows-msvc").unwrap()).unwrap_err();
         assert!(err.contains("wants a x86_64-pc-windows-msvc host"), "{err}");
     }
 
     #[test]
     fn a_build_dir_is_a_cells_own_or_its_targets_part_of_the_shared_one() {
-        let m = Matrix::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).unwrap();
-        let planner = Planner {
-            matrix: &m,
-            host: "x86_64-unknown-linux-gnu",
-            via: Via::Local,
-            root: "",
-            target_dir: "target",
-            throwaway: false,
-        };
+        let m = Matrix::load(crate::root()).unwrap();
+        let planner = Planner::new(&m, REFERENCE_HOST, Via::Local);
         let dir = |name: &str| planner.build_dir(m.cell(name).unwrap());
         assert_eq!(dir("linux-epoll"), None, "the host's part is shared by every cell");
         assert_eq!(dir("linux-poll").as_deref(), Some("target/cells/linux-poll"));

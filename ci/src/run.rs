@@ -385,15 +385,7 @@ impl Output {
 
 /// Removes terminal escape sequences (`CARGO_TERM_COLOR=always` on Actions).
 pub fn strip_ansi(line: &str) -> String {
-    let (mut out, mut chars) = (String::with_capacity(line.len()), line.chars());
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-        } else if chars.next() == Some('[') {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        }
-    }
-    out
+    anstream::adapter::strip_str(line).to_string()
 }
 
 #[cfg(test)]
@@ -403,6 +395,7 @@ mod tests {
     #[test]
     fn colour_codes_are_stripped() {
         assert_eq!(strip_ansi("\x1b[1m\x1b[91merror[E0425]\x1b[0m: cannot find"), "error[E0425]: cannot find");
+        assert_eq!(strip_ansi("see \x1b]8;;file:///src/a.rs\x1b\\src/a.rs\x1b]8;;\x1b\\"), "see src/a.rs");
     }
 
     #[test]
