@@ -1,12 +1,19 @@
 //! Test doubles for driving a [`Connection`](crate::connection::Connection)
 //! without a network, and the invariant checks that the fuzz target and the
-//! tests share ([`Checker`], [`Script`]). Public so integration and property
-//! tests and the fuzz target can use them.
+//! tests share ([`Checker`], [`Script`]); the payloads ([`payload`]) and the
+//! burst client ([`burst`]) that the tests and the benchmark share. Public so
+//! integration and property tests, the fuzz target and the benchmark can use
+//! them.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 
 use crate::connection::Stream;
+
+#[cfg(not(target_os = "wasi"))]
+pub mod burst;
+pub mod payload;
+pub use payload::pattern;
 
 mod script;
 pub use script::{Checker, Op, Script, Setup};
@@ -150,16 +157,13 @@ impl Stream for ScriptedStream {
     }
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different per seed: test
-/// payloads whose every byte can be checked on the way back.
-pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+/// Raises this process's soft descriptor limit (RLIMIT_NOFILE) toward
+/// `needed`, as far as the hard limit allows, as [`Server::bind`] does for
+/// the server, and returns the soft limit now in force; `None` where a
+/// process has no such limit (Windows, WASI). Processes started afterwards
+/// inherit it.
+///
+/// [`Server::bind`]: crate::Server::bind
+pub fn raise_descriptor_limit(needed: usize) -> io::Result<Option<usize>> {
+    Ok(crate::sys::raise_descriptor_limit(needed)?.map(|limit| limit.now))
 }

@@ -1,18 +1,18 @@
-//! Shared pieces of the benchmark binaries: connecting and checking the
-//! greeting, reading another process's CPU time and RSS from /proc, counting
-//! its system calls with `perf stat`, and writing flat JSON.
+//! Shared pieces of the benchmark's programs: connecting and checking the
+//! greeting, the JSON record every probe prints, and what is read about
+//! another process (CPU time and RSS from /proc, system calls counted with
+//! `perf stat`).
 //!
-//! The measurements of processes are Linux's (/proc, perf) and Unix's
-//! (getrusage): elsewhere they fail or are NaN (`null` in the JSON), so the
-//! benchmark builds, and is linted, on every OS the workflow runs on.
+//! Those readings are Linux's: elsewhere [`proc`] and [`SyscallCounter`]
+//! fail with `ErrorKind::Unsupported`, the figures are reported as not
+//! measured, and the benchmark still builds (and is linted) on every OS the
+//! workflow runs on.
 
-use std::fmt::Write as _;
-use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::Child;
 use std::time::Duration;
+
+use serde_json::{Map, Value};
 
 /// Connects, turns Nagle off and reads the greeting: `expected` exactly, or
 /// (when `expected` is `None`) any `len` bytes.
@@ -47,210 +47,30 @@ pub fn connect_greeted(
     Ok(stream)
 }
 
-/// Clock ticks per second for /proc/PID/stat times.
-#[cfg(unix)]
-pub fn clock_ticks_per_sec() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as u64 } else { 100 }
-}
-
-/// No /proc here: the value only scales times that cannot be read.
-#[cfg(not(unix))]
-pub fn clock_ticks_per_sec() -> u64 {
-    100
-}
-
-/// (utime, stime) of a whole process (all threads), in clock ticks.
-pub fn process_cpu_ticks(pid: u32) -> io::Result<(u64, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces: fields are counted after its ')'.
-    let after = stat
-        .rfind(')')
-        .map(|at| &stat[at + 1..])
-        .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `after` starts at field 3.
-    let parse = |i: usize| -> io::Result<u64> {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))
-    };
-    Ok((parse(14)?, parse(15)?))
-}
-
-/// Time all threads of a process have run on a CPU, in nanoseconds, from
-/// /proc/PID/task/*/schedstat (exact, where utime+stime is sampled at clock
-/// ticks). Threads that exited are not counted.
-pub fn process_sched_ns(pid: u32) -> io::Result<u64> {
-    let mut total = 0;
-    for task in fs::read_dir(format!("/proc/{pid}/task"))? {
-        let path = task?.path().join("schedstat");
-        if let Ok(text) = fs::read_to_string(path) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Ok(total)
-}
-
-/// VmRSS of a process, in KiB.
-pub fn process_rss_kib(pid: u32) -> io::Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
-}
-
-/// CPU time this process has used (user + system), in seconds; NaN where
-/// there is no getrusage.
-#[cfg(not(unix))]
-pub fn own_cpu_secs() -> f64 {
-    f64::NAN
+/// The server's greeting, from the library's one source of defaults.
+pub fn default_greeting() -> String {
+    String::from_utf8_lossy(&portable_echo::Config::default().greeting).into_owned()
 }
 
 /// CPU time this process has used (user + system), in seconds.
 #[cfg(unix)]
 pub fn own_cpu_secs() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we pass, which outlives the call.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Counts one process's system calls with `perf stat -e raw_syscalls:sys_enter`,
-/// enabled and disabled on request so the count covers exactly the window
-/// the caller measures (perf's `--delay=-1` and `--control`).
-#[derive(Debug)]
-pub struct SyscallCounter {
-    child: Child,
-    dir: PathBuf,
-    ctl: fs::File,
-    ack: fs::File,
-}
-
-impl SyscallCounter {
-    /// perf is Linux's.
-    #[cfg(not(unix))]
-    pub fn attach(_pid: u32) -> io::Result<SyscallCounter> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "counting system calls needs Linux's perf",
-        ))
-    }
-
-    /// Attaches perf to `pid`, counting nothing yet.
-    #[cfg(unix)]
-    pub fn attach(pid: u32) -> io::Result<SyscallCounter> {
-        use std::process::{Command, Stdio};
-        let dir = std::env::temp_dir().join(format!("echo-load-perf-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        let ctl_path = dir.join("ctl");
-        let ack_path = dir.join("ack");
-        for path in [&ctl_path, &ack_path] {
-            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(io::Error::other)?;
-            // SAFETY: c is a valid NUL-terminated path.
-            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        // Opened read-write so neither open waits for perf to open its end.
-        let open = |p: &PathBuf| fs::OpenOptions::new().read(true).write(true).open(p);
-        let ctl = open(&ctl_path)?;
-        let ack = open(&ack_path)?;
-        let child = Command::new("perf")
-            .args(["stat", "-x,", "--delay=-1", "-e", "raw_syscalls:sys_enter"])
-            .arg("--control")
-            .arg(format!(
-                "fifo:{},{}",
-                ctl_path.display(),
-                ack_path.display()
-            ))
-            .arg("-o")
-            .arg(dir.join("out"))
-            .arg("-p")
-            .arg(pid.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| io::Error::new(err.kind(), format!("starting perf: {err}")))?;
-        Ok(SyscallCounter {
-            child,
-            dir,
-            ctl,
-            ack,
-        })
-    }
-
-    fn command(&mut self, what: &str) -> io::Result<()> {
-        self.ctl.write_all(format!("{what}\n").as_bytes())?;
-        // perf answers "ack\n" followed by a NUL; skip NULs left over from
-        // the previous answer and read up to the newline.
-        let mut reply = Vec::new();
-        let mut byte = [0u8; 1];
-        while byte[0] != b'\n' {
-            self.ack.read_exact(&mut byte)?;
-            if byte[0] != 0 {
-                reply.push(byte[0]);
-            }
-        }
-        if reply != b"ack\n" {
-            return Err(io::Error::other(format!(
-                "perf answered {:?} to {what:?}",
-                String::from_utf8_lossy(&reply)
-            )));
-        }
-        Ok(())
-    }
-
-    /// Starts counting; returns once perf confirms.
-    pub fn enable(&mut self) -> io::Result<()> {
-        self.command("enable")
-    }
-
-    /// Stops counting; returns once perf confirms.
-    pub fn disable(&mut self) -> io::Result<()> {
-        self.command("disable")
-    }
-
-    /// Ends perf and returns the count.
-    pub fn finish(mut self) -> io::Result<u64> {
-        // perf prints its count when interrupted.
-        #[cfg(unix)]
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGINT);
-        }
-        self.child.wait()?;
-        let out = fs::read_to_string(self.dir.join("out"))?;
-        let _ = fs::remove_dir_all(&self.dir);
-        out.lines()
-            .filter(|line| line.contains("raw_syscalls:sys_enter"))
-            .find_map(|line| line.split(',').next()?.trim().parse().ok())
-            .ok_or_else(|| io::Error::other(format!("no count in perf output: {out:?}")))
-    }
-}
-
-impl Drop for SyscallCounter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// NaN (not measured, `null` in the JSON): no getrusage here.
+#[cfg(not(unix))]
+pub fn own_cpu_secs() -> f64 {
+    f64::NAN
 }
 
 /// How a probe reports, shared by echo-load, echo-idle and echo-burst: text,
-/// or one JSON object labelled with the server and round for bench/run.sh.
+/// or one JSON object labelled with the server and round for echo-bench.
 #[derive(clap::Args, Debug)]
 pub struct Output {
     /// Print one JSON object instead of text
@@ -265,69 +85,151 @@ pub struct Output {
 }
 
 impl Output {
-    /// A JSON object that starts with the label and the round.
-    pub fn record(&self) -> Json {
-        Json::default()
-            .str("label", &self.label)
-            .num("round", self.round as f64)
-    }
-}
-
-/// The server's greeting, from the library's one source of defaults.
-pub fn default_greeting() -> String {
-    String::from_utf8_lossy(&portable_echo::Config::default().greeting).into_owned()
-}
-
-/// A flat JSON object built field by field.
-#[derive(Debug, Default)]
-pub struct Json(String);
-
-impl Json {
-    fn key(&mut self, key: &str) {
-        self.0.push(if self.0.is_empty() { '{' } else { ',' });
-        let _ = write!(self.0, "\"{key}\":");
-    }
-
-    /// Adds a number (NaN and infinities become null).
-    pub fn num(mut self, key: &str, value: f64) -> Self {
-        self.key(key);
-        if value.is_finite() {
-            let _ = write!(self.0, "{value}");
-        } else {
-            self.0.push_str("null");
+    /// The record of a run: `figures` (a JSON object) with the label and the
+    /// round added. Figures that are NaN or `None` are `null`.
+    pub fn record(&self, figures: Value) -> Value {
+        let mut record = Map::new();
+        record.insert("label".into(), self.label.clone().into());
+        record.insert("round".into(), self.round.into());
+        if let Value::Object(figures) = figures {
+            record.extend(figures);
         }
-        self
+        Value::Object(record)
+    }
+}
+
+/// Another process's CPU time and memory, read from /proc.
+#[cfg(target_os = "linux")]
+pub mod proc {
+    use std::fs;
+    use std::io;
+
+    /// Clock ticks per second, the unit of [`cpu_ticks`].
+    pub fn clock_ticks_per_sec() -> u64 {
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
     }
 
-    /// Adds an optional number.
-    pub fn opt(self, key: &str, value: Option<f64>) -> Self {
-        self.num(key, value.unwrap_or(f64::NAN))
+    /// (utime, stime) of a whole process (all threads), in clock ticks.
+    pub fn cpu_ticks(pid: u32) -> io::Result<(u64, u64)> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The command name may hold spaces: fields are counted after its ')'.
+        let after = stat
+            .rfind(')')
+            .map(|at| &stat[at + 1..])
+            .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // Fields 14 and 15 of proc_pid_stat(5); `after` starts at field 3.
+        let parse = |i: usize| -> io::Result<u64> {
+            fields
+                .get(i - 3)
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))
+        };
+        Ok((parse(14)?, parse(15)?))
     }
 
-    /// Adds a string.
-    pub fn str(mut self, key: &str, value: &str) -> Self {
-        self.key(key);
-        self.0.push('"');
-        for c in value.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(self.0, "\\u{:04x}", c as u32);
-                }
-                c => self.0.push(c),
+    /// Time all threads of a process have run on a CPU, in nanoseconds, from
+    /// /proc/PID/task/*/schedstat (exact, where utime+stime is sampled at
+    /// clock ticks). Threads that exited are not counted.
+    pub fn sched_ns(pid: u32) -> io::Result<u64> {
+        let mut total = 0;
+        for task in fs::read_dir(format!("/proc/{pid}/task"))? {
+            let path = task?.path().join("schedstat");
+            if let Ok(text) = fs::read_to_string(path) {
+                total += text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0);
             }
         }
-        self.0.push('"');
-        self
+        Ok(total)
     }
 
-    /// The finished object.
-    pub fn finish(mut self) -> String {
-        if self.0.is_empty() {
-            self.0.push('{');
-        }
-        self.0.push('}');
-        self.0
+    /// VmRSS of a process, in KiB.
+    pub fn rss_kib(pid: u32) -> io::Result<u64> {
+        let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
+    }
+}
+
+/// Another process's CPU time and memory: not measured without Linux's
+/// /proc.
+#[cfg(not(target_os = "linux"))]
+pub mod proc {
+    use std::io;
+
+    fn unsupported() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "another process's CPU time and RSS are read from Linux's /proc",
+        )
+    }
+
+    /// Clock ticks per second (nothing here is measured in them).
+    pub fn clock_ticks_per_sec() -> u64 {
+        100
+    }
+
+    /// Fails: no /proc.
+    pub fn cpu_ticks(_pid: u32) -> io::Result<(u64, u64)> {
+        Err(unsupported())
+    }
+
+    /// Fails: no /proc.
+    pub fn sched_ns(_pid: u32) -> io::Result<u64> {
+        Err(unsupported())
+    }
+
+    /// Fails: no /proc.
+    pub fn rss_kib(_pid: u32) -> io::Result<u64> {
+        Err(unsupported())
+    }
+}
+
+/// Whether this OS can count another process's system calls, and read its
+/// CPU time and RSS (Linux: perf and /proc).
+pub const PROCESS_MEASUREMENTS: bool = cfg!(target_os = "linux");
+
+#[cfg(target_os = "linux")]
+mod perf;
+#[cfg(target_os = "linux")]
+pub use perf::SyscallCounter;
+
+/// Counts another process's system calls: only with Linux's perf, so
+/// here it cannot be made.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub enum SyscallCounter {}
+
+#[cfg(not(target_os = "linux"))]
+impl SyscallCounter {
+    /// Fails: counting system calls needs Linux's perf.
+    pub fn attach(_pid: u32) -> io::Result<SyscallCounter> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "counting system calls needs Linux's perf",
+        ))
+    }
+
+    /// Starts counting.
+    pub fn enable(&mut self) -> io::Result<()> {
+        match *self {}
+    }
+
+    /// Stops counting.
+    pub fn disable(&mut self) -> io::Result<()> {
+        match *self {}
+    }
+
+    /// Ends perf and returns the count.
+    pub fn finish(self) -> io::Result<u64> {
+        match self {}
     }
 }

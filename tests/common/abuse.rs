@@ -1,8 +1,7 @@
-//! Client behaviours shared by tests/faults.rs and tests/soak.rs: byte
-//! streams that can be checked at any offset without being kept, stalled
+//! Client behaviours of the fault, soak and linger tests: byte streams that
+//! can be made or checked at any offset without being kept (the payload
+//! generator of `portable_echo::testing::payload`, re-exported), stalled
 //! clients, resets, and a catalogue of misbehaving connections.
-//!
-//! Included with `#[path = "common/abuse.rs"] mod abuse;` next to `mod common;`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -15,59 +14,8 @@ use socket2::{Domain, Socket, Type};
 
 use crate::common::*;
 
-/// The 8 bytes of `seed`'s stream starting at offset `8 * block`.
-fn stream_block(seed: u64, block: u64) -> [u8; 8] {
-    let mut x =
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ block.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    x ^= x >> 29;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 32;
-    x.to_le_bytes()
-}
-
-/// Byte `offset` of the stream that client `seed` sends: a client can make or
-/// check any part of its stream without keeping it in memory.
-pub(crate) fn stream_byte(seed: u64, offset: u64) -> u8 {
-    stream_block(seed, offset / 8)[(offset % 8) as usize]
-}
-
-/// Calls `each(i, byte)` for bytes `offset..offset + len` of `seed`'s stream,
-/// one hash per 8 bytes (this runs under emulation too); stops at the first
-/// `false`.
-fn walk(seed: u64, offset: u64, len: usize, mut each: impl FnMut(usize, u8) -> bool) {
-    let mut i = 0;
-    while i < len {
-        let at = offset + i as u64;
-        let block = stream_block(seed, at / 8);
-        for &byte in &block[(at % 8) as usize..] {
-            if i == len || !each(i, byte) {
-                return;
-            }
-            i += 1;
-        }
-    }
-}
-
-pub(crate) fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
-    walk(seed, offset, buf.len(), |i, byte| {
-        buf[i] = byte;
-        true
-    });
-}
-
-/// Index of the first byte of `got` that is not bytes `offset..` of `seed`'s stream.
-pub(crate) fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<usize> {
-    let mut mismatch = None;
-    walk(seed, offset, got.len(), |i, byte| {
-        if got[i] == byte {
-            true
-        } else {
-            mismatch = Some(i);
-            false
-        }
-    });
-    mismatch
-}
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub(crate) use portable_echo::testing::payload::{fill, first_mismatch, stream_byte};
 
 /// A client socket with small kernel buffers (so little data fills them),
 /// connected and switched to non-blocking.

@@ -1,6 +1,6 @@
 //! `echo-idle`: RSS per idle connection. Reads the server's VmRSS, opens
 //! `--connections` connections (each greeted), lets them sit, reads VmRSS
-//! again and reports the difference per connection.
+//! again and reports the difference per connection. Linux only (/proc).
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use portable_echo_bench::{Output, connect_greeted, default_greeting, process_rss_kib};
+use portable_echo_bench::{Output, connect_greeted, default_greeting, proc};
+use serde_json::json;
 
 /// Measures a server's resident memory per idle connection.
 #[derive(Parser, Debug)]
@@ -18,7 +19,7 @@ struct Args {
     addr: SocketAddr,
     /// Server PID (VmRSS is read from /proc/PID/status)
     #[arg(long)]
-    pid: u32,
+    server_pid: u32,
     #[arg(long, default_value_t = 5000)]
     connections: usize,
     /// Expected greeting length
@@ -49,7 +50,7 @@ fn run(args: &Args) -> io::Result<()> {
         drop(connect_greeted(args.addr, None, args.greeting_len)?);
     }
     std::thread::sleep(settle);
-    let before = process_rss_kib(args.pid)?;
+    let before = proc::rss_kib(args.server_pid)?;
     let mut held = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
         held.push(
@@ -58,18 +59,16 @@ fn run(args: &Args) -> io::Result<()> {
         );
     }
     std::thread::sleep(settle);
-    let after = process_rss_kib(args.pid)?;
+    let after = proc::rss_kib(args.server_pid)?;
     let per_conn = (after as f64 - before as f64) * 1024.0 / args.connections as f64;
     if args.output.json {
-        let json = args
-            .output
-            .record()
-            .num("connections", args.connections as f64)
-            .num("rss_before_kib", before as f64)
-            .num("rss_after_kib", after as f64)
-            .num("rss_bytes_per_conn", per_conn)
-            .finish();
-        println!("{json}");
+        let record = args.output.record(json!({
+            "connections": args.connections,
+            "rss_before_kib": before,
+            "rss_after_kib": after,
+            "rss_bytes_per_conn": per_conn,
+        }));
+        println!("{record}");
     } else {
         println!(
             "{} idle connections: RSS {before} KiB -> {after} KiB = {per_conn:.0} bytes per connection",

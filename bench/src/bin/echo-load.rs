@@ -12,9 +12,10 @@
 //!
 //! The client is built to cost as little per echo as possible so that the
 //! server is what is measured: one shared read buffer, payloads written
-//! straight from a precomputed pattern, verification by `memcmp` against the
-//! same pattern, and (on epoll/kqueue) a short read or write is taken as proof
-//! that the socket would block, saving the call that would say so.
+//! straight from a precomputed [`Period`] of the tests' payload stream,
+//! verification by `memcmp` against the same bytes, and (on epoll/kqueue) a
+//! short read or write is taken as proof that the socket would block, saving
+//! the call that would say so.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -28,19 +29,16 @@ use mio::{Events, Interest, Poll, Token};
 // A short read or write proves WouldBlock only where the server's own rule
 // says so (epoll and kqueue): the client follows the same per-backend rule.
 use portable_echo::connection::SHORT_IO_PROVES_WOULD_BLOCK;
-use portable_echo_bench::{
-    Output, SyscallCounter, clock_ticks_per_sec, connect_greeted, own_cpu_secs, process_cpu_ticks,
-    process_rss_kib, process_sched_ns,
-};
+use portable_echo::testing::payload::Period;
+use portable_echo_bench::{Output, SyscallCounter, connect_greeted, own_cpu_secs, proc};
+use serde_json::json;
 
-/// Payload byte at stream offset `o` of a connection with seed `s` is
-/// `PATTERN[(o + s) % PERIOD]`; a prime period keeps message boundaries and
-/// the pattern out of step, so a shifted or repeated chunk is caught.
+/// Every connection sends the stream that repeats this many bytes (a prime)
+/// of the payload stream, each from its own phase.
 const PERIOD: usize = 251;
-/// Most bytes handed to one write call.
-const MAX_WRITE: usize = 256 * 1024;
-/// The read buffer all connections share.
-const READ_BUF: usize = 256 * 1024;
+/// Most bytes handed to one write call, and the read buffer all
+/// connections share.
+const MAX_IO: usize = 256 * 1024;
 
 /// Load generator for echo servers that greet first (single-threaded, mio).
 #[derive(Parser, Debug)]
@@ -70,10 +68,10 @@ struct Args {
     /// Expect a greeting of this many bytes, whatever they are (overrides --greeting)
     #[arg(long)]
     greeting_len: Option<usize>,
-    /// PID of the server: report its CPU time and RSS over the measured window
+    /// PID of the server: report its CPU time and RSS over the measured window (Linux: /proc)
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Count the server's system calls over the measured window with perf (needs --server-pid)
+    /// Count the server's system calls over the measured window with Linux's perf (needs --server-pid)
     #[arg(long, requires = "server_pid")]
     perf: bool,
     #[command(flatten)]
@@ -82,7 +80,8 @@ struct Args {
 
 struct Conn {
     stream: TcpStream,
-    seed: usize,
+    /// Where in the repeating stream this connection's bytes start.
+    phase: u64,
     /// Bytes written.
     sent: u64,
     /// Bytes echoed back and verified.
@@ -104,7 +103,7 @@ struct Totals {
 
 struct Load {
     conns: Vec<Conn>,
-    pattern: Vec<u8>,
+    payload: Period,
     read_buf: Vec<u8>,
     /// Send time of message k of connection c at `c * depth + k % depth`.
     sent_at: Vec<Instant>,
@@ -151,8 +150,7 @@ impl Load {
                             let what = format!("{n} bytes echoed when {owed} were owed");
                             return self.fail(i, what);
                         }
-                        let at = (c.received as usize + c.seed) % PERIOD;
-                        if self.read_buf[..n] != self.pattern[at..at + n] {
+                        if self.read_buf[..n] != *self.payload.at(c.phase + c.received, n) {
                             let what = format!(
                                 "echoed bytes differ from those sent (at offset {})",
                                 c.received
@@ -190,9 +188,8 @@ impl Load {
             }
             let c = &mut self.conns[i];
             while c.writable && c.sent < c.limit {
-                let at = (c.sent as usize + c.seed) % PERIOD;
-                let len = ((c.limit - c.sent) as usize).min(MAX_WRITE);
-                match c.stream.write(&self.pattern[at..at + len]) {
+                let len = ((c.limit - c.sent) as usize).min(MAX_IO);
+                match c.stream.write(self.payload.at(c.phase + c.sent, len)) {
                     Ok(0) => return self.fail(i, "write returned 0".into()),
                     Ok(n) => {
                         c.sent += n as u64;
@@ -253,7 +250,7 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         )?;
         conns.push(Conn {
             stream,
-            seed: (i * 37) % PERIOD,
+            phase: (i * 37 % PERIOD) as u64,
             sent: 0,
             received: 0,
             limit: 0,
@@ -267,10 +264,8 @@ fn run(args: &Args) -> io::Result<ExitCode> {
     let start = Instant::now();
     let mut load = Load {
         conns,
-        pattern: (0..PERIOD + MAX_WRITE)
-            .map(|i| (i % PERIOD) as u8)
-            .collect(),
-        read_buf: vec![0; READ_BUF],
+        payload: Period::new(0, PERIOD, MAX_IO),
+        read_buf: vec![0; MAX_IO],
         sent_at: vec![start; n * depth as usize],
         size,
         depth,
@@ -304,8 +299,8 @@ fn run(args: &Args) -> io::Result<ExitCode> {
             if let Some(perf) = perf.as_mut() {
                 perf.enable()?;
             }
-            let cpu_ticks = args.server_pid.map(process_cpu_ticks).transpose()?;
-            let sched_ns = args.server_pid.map(process_sched_ns).transpose()?;
+            let cpu_ticks = args.server_pid.map(proc::cpu_ticks).transpose()?;
+            let sched_ns = args.server_pid.map(proc::sched_ns).transpose()?;
             load.measuring = true;
             load.totals = Totals::default();
             load.histogram.reset();
@@ -350,9 +345,9 @@ fn run(args: &Args) -> io::Result<ExitCode> {
     let totals = load.totals;
     let elapsed = window.start.elapsed().as_secs_f64();
     let client_cpu = own_cpu_secs() - window.client_cpu;
-    let cpu_end = args.server_pid.map(process_cpu_ticks).transpose()?;
-    let sched_end = args.server_pid.map(process_sched_ns).transpose()?;
-    let rss_kib = args.server_pid.map(process_rss_kib).transpose()?;
+    let cpu_end = args.server_pid.map(proc::cpu_ticks).transpose()?;
+    let sched_end = args.server_pid.map(proc::sched_ns).transpose()?;
+    let rss_kib = args.server_pid.map(proc::rss_kib).transpose()?;
     let syscalls = match perf.take() {
         Some(mut perf) => {
             perf.disable()?;
@@ -360,7 +355,7 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         }
         None => None,
     };
-    let hz = clock_ticks_per_sec() as f64;
+    let hz = proc::clock_ticks_per_sec() as f64;
     let (server_cpu, server_user) = match (window.cpu_ticks, cpu_end) {
         (Some(a), Some(b)) => (
             Some(((b.0 + b.1) - (a.0 + a.1)) as f64 / hz),
@@ -380,42 +375,31 @@ fn run(args: &Args) -> io::Result<ExitCode> {
     let msgs_per_s = msgs / elapsed;
     let mb_per_s = totals.bytes as f64 / elapsed / 1e6;
     if args.output.json {
-        let json = args
-            .output
-            .record()
-            .str("addr", &args.addr.to_string())
-            .num("connections", n as f64)
-            .num("size", size as f64)
-            .num("depth", depth as f64)
-            .num("seconds", elapsed)
-            .num("messages", msgs)
-            .num("msgs_per_s", msgs_per_s)
-            .num("mb_per_s", mb_per_s)
-            .num("errors", load.errors as f64)
-            .num("p50_us", pct(0.5))
-            .num("p99_us", pct(0.99))
-            .num("p999_us", pct(0.999))
-            .num("max_us", h.max() as f64 / 1000.0)
-            .num("client_cpu_us_per_echo", per_echo(client_cpu * 1e6))
-            .opt("server_cpu_s", server_cpu)
-            .opt(
-                "server_cpu_us_per_echo",
-                server_cpu.map(|s| per_echo(s * 1e6)),
-            )
-            .opt(
-                "server_user_us_per_echo",
-                server_user.map(|s| per_echo(s * 1e6)),
-            )
-            .opt(
-                "server_sched_us_per_echo",
-                server_sched.map(|s| per_echo(s * 1e6)),
-            )
-            .opt("server_rss_kib", rss_kib.map(|k| k as f64))
-            .opt("syscalls", syscalls.map(|s| s as f64))
-            .opt("syscalls_per_echo", syscalls.map(|s| per_echo(s as f64)))
-            .str("first_error", load.first_error.as_deref().unwrap_or(""))
-            .finish();
-        println!("{json}");
+        let record = args.output.record(json!({
+            "addr": args.addr.to_string(),
+            "connections": n,
+            "size": size,
+            "depth": depth,
+            "seconds": elapsed,
+            "messages": totals.messages,
+            "msgs_per_s": msgs_per_s,
+            "mb_per_s": mb_per_s,
+            "errors": load.errors,
+            "p50_us": pct(0.5),
+            "p99_us": pct(0.99),
+            "p999_us": pct(0.999),
+            "max_us": h.max() as f64 / 1000.0,
+            "client_cpu_us_per_echo": per_echo(client_cpu * 1e6),
+            "server_cpu_s": server_cpu,
+            "server_cpu_us_per_echo": server_cpu.map(|s| per_echo(s * 1e6)),
+            "server_user_us_per_echo": server_user.map(|s| per_echo(s * 1e6)),
+            "server_sched_us_per_echo": server_sched.map(|s| per_echo(s * 1e6)),
+            "server_rss_kib": rss_kib,
+            "syscalls": syscalls,
+            "syscalls_per_echo": syscalls.map(|s| per_echo(s as f64)),
+            "first_error": load.first_error,
+        }));
+        println!("{record}");
     } else {
         println!(
             "{n} connections x {size} B, depth {depth}, {elapsed:.2} s: {msgs_per_s:.0} msgs/s, {mb_per_s:.2} MB/s, {} errors",

@@ -1,40 +1,20 @@
-//! `echo-report`: turns the JSON lines written by `bench/run.sh` (one object
-//! per `echo-load`, `echo-idle` or `echo-burst` run, labelled with the server
-//! and round)
-//! into a table of medians, the median of round-by-round ratios against the
-//! baseline server, the checks of issue 5's reach, and one JSON summary.
+//! The report of a run: a table of medians, the median of round-by-round
+//! ratios against the baseline server, scaling from 50 to 1000 connections,
+//! RSS per idle connection, the burst table, the checks of issue 5's reach,
+//! and the same as JSON.
 //!
 //! Ratios are taken within a round (same minute, same machine state) and the
 //! median is taken over rounds, which cancels most of the machine's drift.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::fs;
-use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::Parser;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-/// Summarises bench/run.sh results.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// JSON lines from echo-load / echo-idle
-    input: PathBuf,
-    /// Write the summary JSON here
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// The server under test
-    #[arg(long, default_value = "portable-echo")]
-    subject: String,
-    /// The server ratios are taken against
-    #[arg(long, default_value = "tokio-current")]
-    baseline: String,
-    /// Free text recorded in the summary (date, machine, command)
-    #[arg(long, default_value = "")]
-    meta: Vec<String>,
-}
+/// The server under test.
+pub(crate) const SUBJECT: &str = "portable-echo";
+/// The server ratios are taken against.
+pub(crate) const BASELINE: &str = "tokio-current";
 
 fn median(mut xs: Vec<f64>) -> Option<f64> {
     xs.retain(|x| x.is_finite());
@@ -55,16 +35,16 @@ fn num(v: &Value, key: &str) -> f64 {
 }
 
 /// One server's runs of one case, by round.
-type Rounds = BTreeMap<u64, Value>;
+type Rounds<'a> = BTreeMap<u64, &'a Value>;
 
 /// The median over rounds of `key`.
-fn median_over(rounds: &Rounds, key: &str) -> Option<f64> {
+fn median_over(rounds: &Rounds<'_>, key: &str) -> Option<f64> {
     median(rounds.values().map(|v| num(v, key)).collect())
 }
 
 /// The median of round-by-round ratios of `key`, `a` over `b`, taken only
 /// in rounds both ran.
-fn median_ratio(a: &Rounds, b: &Rounds, key: &str) -> Option<f64> {
+fn median_ratio(a: &Rounds<'_>, b: &Rounds<'_>, key: &str) -> Option<f64> {
     median(
         a.iter()
             .filter_map(|(round, va)| Some(num(va, key) / num(b.get(round)?, key)))
@@ -105,24 +85,15 @@ fn size_name(size: u64) -> String {
     }
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let text = match fs::read_to_string(&args.input) {
-        Ok(text) => text,
-        Err(err) => {
-            eprintln!("echo-report: {}: {err}", args.input.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut loads: BTreeMap<Case, BTreeMap<String, Rounds>> = BTreeMap::new();
-    let mut idles: BTreeMap<String, Rounds> = BTreeMap::new();
-    let mut bursts: BTreeMap<String, Rounds> = BTreeMap::new();
+/// The text (tables and checks) and the summary (everything but the meta
+/// data and the raw runs) of the records of a run: one JSON object per
+/// echo-load, echo-idle or echo-burst run, labelled with server and round.
+pub(crate) fn report(records: &[Value]) -> (String, Map<String, Value>) {
+    let mut loads: BTreeMap<Case, BTreeMap<String, Rounds<'_>>> = BTreeMap::new();
+    let mut idles: BTreeMap<String, Rounds<'_>> = BTreeMap::new();
+    let mut bursts: BTreeMap<String, Rounds<'_>> = BTreeMap::new();
     let mut servers: Vec<String> = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            eprintln!("echo-report: skipping a line that is not JSON: {line}");
-            continue;
-        };
+    for v in records {
         let server = v["label"].as_str().unwrap_or("?").to_string();
         if !servers.contains(&server) {
             servers.push(server.clone());
@@ -133,7 +104,7 @@ fn main() -> ExitCode {
         } else if v.get("burst").is_some() {
             bursts.entry(server).or_default().insert(round, v);
         } else {
-            let case = (num(&v, "size") as u64, num(&v, "connections") as u64);
+            let case = (num(v, "size") as u64, num(v, "connections") as u64);
             loads
                 .entry(case)
                 .or_default()
@@ -144,9 +115,9 @@ fn main() -> ExitCode {
     }
     // Subject first, baseline second, the rest as they came.
     servers.sort_by_key(|s| {
-        if *s == args.subject {
+        if s == SUBJECT {
             0
-        } else if *s == args.baseline {
+        } else if s == BASELINE {
             1
         } else {
             2
@@ -155,12 +126,14 @@ fn main() -> ExitCode {
 
     let mut out = String::new();
     let mut cases_json = Vec::new();
-    let _ = writeln!(
-        out,
-        "| size | conns | server | {} |",
-        METRICS.map(|(_, h)| h).join(" | ")
-    );
-    let _ = writeln!(out, "|{}", "---|".repeat(METRICS.len() + 3));
+    if !loads.is_empty() {
+        let _ = writeln!(
+            out,
+            "| size | conns | server | {} |",
+            METRICS.map(|(_, h)| h).join(" | ")
+        );
+        let _ = writeln!(out, "|{}", "---|".repeat(METRICS.len() + 3));
+    }
     let ratio_keys = [
         "msgs_per_s",
         "mb_per_s",
@@ -194,7 +167,7 @@ fn main() -> ExitCode {
             servers_json.insert(server.clone(), Value::Object(medians));
         }
         let mut ratios = serde_json::Map::new();
-        if let (Some(a), Some(b)) = (by_server.get(&args.subject), by_server.get(&args.baseline)) {
+        if let (Some(a), Some(b)) = (by_server.get(SUBJECT), by_server.get(BASELINE)) {
             let mut parts = Vec::new();
             for key in ratio_keys {
                 let m = median_ratio(a, b, key);
@@ -216,21 +189,18 @@ fn main() -> ExitCode {
         }));
     }
 
-    let _ = writeln!(
-        out,
-        "\nMedian of round-by-round ratios, {} / {}:",
-        args.subject, args.baseline
-    );
-    out.push_str(&ratio_lines);
+    if !ratio_lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nMedian of round-by-round ratios, {SUBJECT} / {BASELINE}:"
+        );
+        out.push_str(&ratio_lines);
+    }
 
     // 1000 connections against 50, message rate, per server.
     let mut scaling = serde_json::Map::new();
     let mut scaling_lines = String::new();
-    for size in loads
-        .keys()
-        .map(|c| c.0)
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+    for size in loads.keys().map(|c| c.0).collect::<BTreeSet<_>>() {
         for server in &servers {
             let (Some(many), Some(some)) = (
                 loads.get(&(size, 1000)).and_then(|m| m.get(server)),
@@ -272,7 +242,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let burst_json = burst_table(&mut out, &servers, &bursts, &args);
+    let burst_json = burst_table(&mut out, &servers, &bursts);
 
     // Issue 5's reach.
     let case_ratio = |case: Case, key: &str| -> Option<f64> {
@@ -282,7 +252,7 @@ fn main() -> ExitCode {
             .and_then(|c| c["ratios_vs_baseline"][key].as_f64())
     };
     let subject_median = |case: Case, key: &str| -> Option<f64> {
-        let rounds = loads.get(&case)?.get(&args.subject)?;
+        let rounds = loads.get(&case)?.get(SUBJECT)?;
         median_over(rounds, key)
     };
     let checks: Vec<(String, Option<f64>, &str, f64)> = vec![
@@ -318,21 +288,21 @@ fn main() -> ExitCode {
         ),
         (
             "RSS bytes per idle connection".into(),
-            idle_json.get(&args.subject).and_then(Value::as_f64),
+            idle_json.get(SUBJECT).and_then(Value::as_f64),
             "<=",
             512.0,
         ),
         (
             "64 B: 1000-conn rate / 50-conn rate".into(),
             scaling
-                .get(&format!("{} 64", args.subject))
+                .get(&format!("{SUBJECT} 64"))
                 .and_then(Value::as_f64),
             ">=",
             0.80,
         ),
     ];
     let mut checks_json = Vec::new();
-    out.push_str(&format!("\nReach (issue 5), {}:\n", args.subject));
+    let _ = writeln!(out, "\nReach (issue 5), {SUBJECT}:");
     for (name, value, op, limit) in &checks {
         let met = value.map(|v| {
             if *op == "<=" {
@@ -351,30 +321,15 @@ fn main() -> ExitCode {
             .push(json!({"check": name, "value": value, "op": op, "limit": limit, "met": met}));
     }
 
-    print!("{out}");
-    if let Some(path) = &args.out {
-        let runs: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let summary = json!({
-            "meta": args.meta,
-            "subject": args.subject,
-            "baseline": args.baseline,
-            "cases": cases_json,
-            "scaling_1000_vs_50": scaling,
-            "idle_rss_bytes_per_conn": idle_json,
-            "burst": burst_json,
-            "reach": checks_json,
-            "runs": runs,
-        });
-        let pretty = serde_json::to_string_pretty(&summary).expect("serialisable");
-        if let Err(err) = fs::write(path, pretty + "\n") {
-            eprintln!("echo-report: writing {}: {err}", path.display());
-            return ExitCode::FAILURE;
-        }
-    }
-    ExitCode::SUCCESS
+    let mut summary = Map::new();
+    summary.insert("subject".into(), SUBJECT.into());
+    summary.insert("baseline".into(), BASELINE.into());
+    summary.insert("cases".into(), cases_json.into());
+    summary.insert("scaling_1000_vs_50".into(), scaling.into());
+    summary.insert("idle_rss_bytes_per_conn".into(), idle_json.into());
+    summary.insert("burst".into(), burst_json);
+    summary.insert("reach".into(), checks_json.into());
+    (out, summary)
 }
 
 /// Connect-to-greeting of a burst of clients: per server, the median over
@@ -383,8 +338,7 @@ fn main() -> ExitCode {
 fn burst_table(
     out: &mut String,
     servers: &[String],
-    bursts: &BTreeMap<String, Rounds>,
-    args: &Args,
+    bursts: &BTreeMap<String, Rounds<'_>>,
 ) -> Value {
     const FIGURES: [(&str, &str); 7] = [
         ("burst_connect_ms", "connects issued in ms"),
@@ -443,13 +397,11 @@ fn burst_table(
         ));
         by_server.insert(server.clone(), Value::Object(medians));
     }
-    if let (Some(a), Some(b)) = (bursts.get(&args.subject), bursts.get(&args.baseline)) {
+    if let (Some(a), Some(b)) = (bursts.get(SUBJECT), bursts.get(BASELINE)) {
         let m = median_ratio(a, b, "burst_p99_ms");
         let _ = writeln!(
             out,
-            "- p99 ratio {} / {} (median of per-round ratios): {}",
-            args.subject,
-            args.baseline,
+            "- p99 ratio {SUBJECT} / {BASELINE} (median of per-round ratios): {}",
             fmt(m)
         );
         by_server.insert("p99_ratio_vs_baseline".into(), json!(m));
