@@ -46,11 +46,16 @@ pub struct Readiness {
 
 #[cfg(any(test, feature = "test-util"))]
 impl Readiness {
-    /// Both directions ready, as tests drive a connection.
+    /// Both directions ready, the end of stream not reported.
     pub const BOTH: Readiness = Readiness {
         readable: true,
         writable: true,
         read_closed: false,
+    };
+    /// Every flag, as a hang-up or an error is reported.
+    pub const ALL: Readiness = Readiness {
+        read_closed: true,
+        ..Readiness::BOTH
     };
 }
 

@@ -15,8 +15,9 @@ pub mod burst;
 pub mod payload;
 pub use payload::pattern;
 
+mod generate;
 mod script;
-pub use script::{Checker, Op, Script, Setup};
+pub use script::{Checker, Ending, EveryFlag, Op, Script, Selector, Setup};
 
 /// An in-memory socket whose peer behaviour is scripted: how much it has sent,
 /// how much each read returns, how much buffer space writes find, and how the
@@ -56,6 +57,9 @@ pub struct ScriptedStream {
     pub reads: usize,
     /// How many times `write` was called.
     pub writes: usize,
+    /// The kinds of error reads, writes and `shutdown_write` returned, each
+    /// once: a connection may fail only with one of these.
+    pub errors: Vec<ErrorKind>,
 }
 
 impl ScriptedStream {
@@ -86,23 +90,30 @@ impl ScriptedStream {
     pub fn consumed(&self) -> &[u8] {
         &self.input[..self.read_pos]
     }
+
+    fn error(&mut self, kind: ErrorKind) -> io::Error {
+        if !self.errors.contains(&kind) {
+            self.errors.push(kind);
+        }
+        kind.into()
+    }
 }
 
 impl Read for ScriptedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reads += 1;
         if let Some(Some(kind)) = self.read_faults.pop_front() {
-            return Err(kind.into());
+            return Err(self.error(kind));
         }
         let available = self.unread();
         if available == 0 {
             if let Some(kind) = self.read_error {
-                return Err(kind.into());
+                return Err(self.error(kind));
             }
             if self.eof_after_data {
                 return Ok(0);
             }
-            return Err(ErrorKind::WouldBlock.into());
+            return Err(self.error(ErrorKind::WouldBlock));
         }
         let mut n = available.min(buf.len());
         if self.read_limit > 0 {
@@ -121,17 +132,17 @@ impl Write for ScriptedStream {
             self.writes_after_shutdown += 1;
         }
         if let Some(Some(kind)) = self.write_faults.pop_front() {
-            return Err(kind.into());
+            return Err(self.error(kind));
         }
         if let Some(kind) = self.write_error {
-            return Err(kind.into());
+            return Err(self.error(kind));
         }
         if self.write_shut {
-            return Err(ErrorKind::BrokenPipe.into());
+            return Err(self.error(ErrorKind::BrokenPipe));
         }
         let n = match &mut self.write_capacity {
             None => data.len(),
-            Some(0) => return Err(ErrorKind::WouldBlock.into()),
+            Some(0) => return Err(self.error(ErrorKind::WouldBlock)),
             Some(capacity) => {
                 let n = data.len().min(*capacity);
                 *capacity -= n;
@@ -150,7 +161,7 @@ impl Write for ScriptedStream {
 impl Stream for ScriptedStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         if let Some(kind) = self.shutdown_error {
-            return Err(kind.into());
+            return Err(self.error(kind));
         }
         self.write_shut = true;
         Ok(())

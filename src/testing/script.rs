@@ -1,18 +1,19 @@
 //! Scripts of peer behaviour and event-loop calls run against one
 //! [`Connection`], with its invariants checked after every drive.
 //!
-//! The fuzz target (`fuzz/fuzz_targets/connection.rs`) decodes its input
-//! into a [`Script`] and runs it; a crash it finds prints the script, which
-//! becomes an ordinary test as `Script { .. }.run()`. Tests that drive a
-//! connection by hand can use [`Checker::drive`] in place of
-//! [`Connection::drive`] to get the same checks.
+//! A [`Script`] is the one way the tests describe what a client and its
+//! socket do: the fuzz target decodes its input into one
+//! ([`arbitrary::Arbitrary`]), the property tests generate them
+//! ([`Script::strategy`]), and a crash either finds prints the script, which
+//! becomes an ordinary test as `Script { .. }.run()`. [`Checker`] is the one
+//! place the invariants are written; tests that drive a connection by hand
+//! can use [`Checker::drive`] in place of [`Connection::drive`].
 
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use crate::connection::{Connection, Context, Outcome, Readiness};
+use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
 use crate::testing::ScriptedStream;
-
 /// The settings of the [`Context`] a script runs under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
@@ -52,6 +53,8 @@ pub enum Op {
     /// The peer shuts down its write side: once its bytes are read, reads
     /// return end of stream.
     HalfClose,
+    /// The peer reads this many bytes, opening a limited window by as much.
+    PeerReads(usize),
     /// Most bytes one read returns from now on (0: no limit).
     ReadLimit(usize),
     /// Bytes writes may take from now on before they return `WouldBlock`
@@ -70,8 +73,13 @@ pub enum Op {
     /// `shutdown_write` fails with this error. Not `WouldBlock` or
     /// `Interrupted`, which shutdown(2) never returns.
     ShutdownError(Option<ErrorKind>),
-    /// The event loop drives the connection with this readiness.
+    /// The event loop drives the connection with this readiness, whatever
+    /// the [`Selector`] would report (a spurious wake-up, which mio allows).
     Drive(Readiness),
+    /// The event loop wakes up: it drives the connection with what the
+    /// [`Selector`] reports, or, with nothing reported, drives it again if
+    /// it yielded last time.
+    Wake,
     /// The server stops ([`Connection::stop`]).
     Stop,
     /// The echo ends now ([`Connection::linger`], as the idle sweep does).
@@ -80,10 +88,35 @@ pub enum Op {
     Advance(Duration),
 }
 
+/// What the event loop learns from its selector when it wakes up ([`Op::Wake`]
+/// and the end of every script).
+pub trait Selector {
+    /// The socket changed: new bytes or the peer's end of stream arrived
+    /// (`readable`, with `read_closed` for the end), the peer's window opened
+    /// (`writable`), or an error came (all three, as a hang-up is reported).
+    fn changed(&mut self, change: Readiness);
+    /// The readiness the loop is told about now; `None`: no event.
+    fn wake(&mut self) -> Option<Readiness>;
+}
+
+/// A selector that reports every flag on every wake-up: no connection can
+/// miss an event, so a script under it checks what the connection does
+/// with any readiness [`Op::Drive`] gives it, and that it ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EveryFlag;
+
+impl Selector for EveryFlag {
+    fn changed(&mut self, _: Readiness) {}
+
+    fn wake(&mut self) -> Option<Readiness> {
+        Some(Readiness::ALL)
+    }
+}
+
 /// A connection's whole life: its settings, the steps, and then the end
 /// every script gets: the network heals (no more faults, unlimited window),
-/// the peer half-closes, and the loop drives the connection, with every
-/// readiness flag, until it ends.
+/// the peer half-closes, and the loop wakes up until the connection ends or
+/// the selector has nothing more to report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
     /// The context's settings.
@@ -92,55 +125,60 @@ pub struct Script {
     pub ops: Vec<Op>,
 }
 
+/// How a script's connection ended, and what it did on the way.
+#[derive(Debug)]
+pub struct Ending {
+    /// `Finished`, or `Failed` with an injected error before the end.
+    pub outcome: Outcome,
+    /// Times the loop drove the connection.
+    pub drives: u64,
+    /// Drives that returned `Yielded`.
+    pub yields: u64,
+    /// The context's counters after the connection was discarded.
+    pub counters: Counters,
+}
+
 impl Script {
-    /// Runs the script, checking the invariants of [`Checker`] after every
-    /// drive. Returns how the connection ended (`Finished`, or `Failed`
-    /// with an injected error before the end), or the first violation.
-    /// After the network heals it must finish, having written exactly the
-    /// greeting and every byte it read before it stopped echoing.
+    /// Runs the script under [`EveryFlag`], checking the invariants of
+    /// [`Checker`] after every drive. Returns how the connection ended, or
+    /// the first violation. After the network heals it must finish, having
+    /// written exactly the greeting and every byte it read before it
+    /// stopped echoing.
     pub fn run(&self) -> Result<Outcome, String> {
+        self.run_with(&mut EveryFlag).map(|ending| ending.outcome)
+    }
+
+    /// Runs the script as [`Script::run`], with `selector` telling the loop
+    /// what is ready when it wakes up. At the end, a connection that has
+    /// not ended when the selector has nothing more to report waits for an
+    /// event that never comes: a violation.
+    pub fn run_with(&self, selector: &mut impl Selector) -> Result<Ending, String> {
         assert!(
             !self
                 .ops
                 .contains(&Op::WriteError(Some(ErrorKind::Interrupted))),
             "a persistent Interrupted write error spins any retrying writer"
         );
-        let mut ctx = self.setup.context();
-        let mut conn = Connection::new(ctx.now);
-        let mut stream = ScriptedStream::new(b"");
-        stream.write_capacity = self.setup.write_capacity;
-        let mut checker = Checker::default();
+        let mut run = Run::new(&self.setup);
         // The loop drives a connection once right after accepting it.
-        let mut outcome = checker.drive(&mut conn, &mut stream, Readiness::default(), &mut ctx)?;
+        run.drive(Readiness::default())?;
         for op in &self.ops {
-            if checker.ended() {
+            if run.checker.ended() {
                 break;
             }
-            match op {
-                Op::Send(bytes) => {
-                    if !stream.eof_after_data {
-                        stream.push_input(bytes);
-                    }
-                }
-                Op::HalfClose => stream.eof_after_data = true,
-                Op::ReadLimit(limit) => stream.read_limit = *limit,
-                Op::WriteCapacity(capacity) => stream.write_capacity = *capacity,
-                Op::ReadFaults(faults) => stream.read_faults.extend(faults),
-                Op::WriteFaults(faults) => stream.write_faults.extend(faults),
-                Op::ReadError(kind) => stream.read_error = *kind,
-                Op::WriteError(kind) => stream.write_error = *kind,
-                Op::ShutdownError(kind) => stream.shutdown_error = *kind,
-                Op::Drive(ready) => {
-                    outcome = checker.drive(&mut conn, &mut stream, *ready, &mut ctx)?;
-                }
-                Op::Stop => conn.stop(),
-                Op::Linger => conn.linger(ctx.now),
-                Op::Advance(by) => ctx.now += *by,
-            }
+            run.apply(op, selector)?;
         }
-        if !checker.ended() {
-            outcome = finish(&mut checker, &mut conn, &mut stream, &mut ctx)?;
+        if !run.checker.ended() {
+            run.finish(selector)?;
         }
+        let Run {
+            mut ctx,
+            mut conn,
+            checker,
+            outcome,
+            yields,
+            ..
+        } = run;
         conn.discard(&mut ctx.counters);
         if ctx.counters.pending_bytes != 0 {
             return Err(format!(
@@ -148,61 +186,171 @@ impl Script {
                 ctx.counters.pending_bytes
             ));
         }
-        Ok(outcome)
+        Ok(Ending {
+            outcome,
+            drives: checker.drives,
+            yields,
+            counters: ctx.counters,
+        })
     }
 }
 
-/// The network heals and the peer half-closes and reads everything: the
-/// connection must finish within a drive per byte still to move.
-fn finish(
-    checker: &mut Checker,
-    conn: &mut Connection,
-    stream: &mut ScriptedStream,
-    ctx: &mut Context,
-) -> Result<Outcome, String> {
-    stream.read_faults.clear();
-    stream.write_faults.clear();
-    stream.read_error = None;
-    stream.write_error = None;
-    stream.shutdown_error = None;
-    stream.write_capacity = None;
-    stream.eof_after_data = true;
-    let ready = Readiness {
-        readable: true,
-        writable: true,
-        read_closed: true,
-    };
-    // Each drive moves at least one byte, reads the end of stream, or ends.
-    let bound = stream.unread() + conn.owed_len(&ctx.greeting) + 3;
-    for _ in 0..bound {
-        match checker.drive(conn, stream, ready, ctx)? {
-            Outcome::Finished => {
-                let mut expected = ctx.greeting.to_vec();
-                let received = ctx.counters.bytes_received as usize;
-                expected.extend_from_slice(&stream.consumed()[..received]);
-                if stream.written() != &expected[..] || !stream.write_shut {
-                    return Err(format!(
-                        "finished with {} of {} bytes written, write side shut: {}",
-                        stream.written().len(),
-                        expected.len(),
-                        stream.write_shut
-                    ));
-                }
-                return Ok(Outcome::Finished);
-            }
-            Outcome::Failed(err) => {
-                return Err(format!("failed after the network healed: {err}"));
-            }
-            Outcome::Waiting | Outcome::Yielded => {}
+/// A script being run: the connection, its socket and the checks.
+struct Run {
+    ctx: Context,
+    conn: Connection,
+    stream: ScriptedStream,
+    checker: Checker,
+    outcome: Outcome,
+    yields: u64,
+}
+
+impl Run {
+    fn new(setup: &Setup) -> Run {
+        let ctx = setup.context();
+        let conn = Connection::new(ctx.now);
+        let mut stream = ScriptedStream::new(b"");
+        stream.write_capacity = setup.write_capacity;
+        Run {
+            ctx,
+            conn,
+            stream,
+            checker: Checker::default(),
+            outcome: Outcome::Waiting,
+            yields: 0,
         }
     }
-    Err(format!(
-        "not finished {bound} drives after the peer half-closed and read everything: \
-         {} bytes unread, {} owed, end of stream read: {}",
-        stream.unread(),
-        conn.owed_len(&ctx.greeting),
-        conn.read_closed()
-    ))
+
+    fn drive(&mut self, ready: Readiness) -> Result<(), String> {
+        let outcome = self
+            .checker
+            .drive(&mut self.conn, &mut self.stream, ready, &mut self.ctx)?;
+        self.yields += u64::from(matches!(outcome, Outcome::Yielded));
+        self.outcome = outcome;
+        Ok(())
+    }
+
+    /// One wake-up of the loop. Returns whether it drove the connection.
+    fn wake(&mut self, selector: &mut impl Selector) -> Result<bool, String> {
+        match selector.wake() {
+            Some(ready) => self.drive(ready)?,
+            None if matches!(self.outcome, Outcome::Yielded) => self.drive(Readiness::default())?,
+            None => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn apply(&mut self, op: &Op, selector: &mut impl Selector) -> Result<(), String> {
+        let stream = &mut self.stream;
+        let readable = Readiness {
+            readable: true,
+            ..Readiness::default()
+        };
+        let writable = Readiness {
+            writable: true,
+            ..Readiness::default()
+        };
+        match op {
+            Op::Send(bytes) => {
+                if !stream.eof_after_data {
+                    stream.push_input(bytes);
+                    selector.changed(readable);
+                }
+            }
+            Op::HalfClose => {
+                if !stream.eof_after_data {
+                    stream.eof_after_data = true;
+                    selector.changed(Readiness {
+                        read_closed: true,
+                        ..readable
+                    });
+                }
+            }
+            Op::PeerReads(len) => {
+                if let Some(window) = &mut stream.write_capacity {
+                    *window += len;
+                    if *len > 0 {
+                        selector.changed(writable);
+                    }
+                }
+            }
+            Op::ReadLimit(limit) => stream.read_limit = *limit,
+            Op::WriteCapacity(capacity) => {
+                stream.write_capacity = *capacity;
+                if *capacity != Some(0) {
+                    selector.changed(writable);
+                }
+            }
+            Op::ReadFaults(faults) => stream.read_faults.extend(faults),
+            Op::WriteFaults(faults) => stream.write_faults.extend(faults),
+            Op::ReadError(kind) | Op::WriteError(kind) => {
+                if matches!(op, Op::ReadError(_)) {
+                    stream.read_error = *kind;
+                } else {
+                    stream.write_error = *kind;
+                }
+                if kind.is_some() {
+                    selector.changed(Readiness::ALL);
+                }
+            }
+            Op::ShutdownError(kind) => stream.shutdown_error = *kind,
+            Op::Drive(ready) => self.drive(*ready)?,
+            Op::Wake => {
+                self.wake(selector)?;
+            }
+            Op::Stop => self.conn.stop(),
+            Op::Linger => self.conn.linger(self.ctx.now),
+            Op::Advance(by) => self.ctx.now += *by,
+        }
+        Ok(())
+    }
+
+    /// The network heals and the peer half-closes and reads everything: the
+    /// connection must finish within a wake-up per byte still to move.
+    fn finish(&mut self, selector: &mut impl Selector) -> Result<(), String> {
+        let stream = &mut self.stream;
+        stream.read_faults.clear();
+        stream.write_faults.clear();
+        stream.read_error = None;
+        stream.write_error = None;
+        stream.shutdown_error = None;
+        self.apply(&Op::WriteCapacity(None), selector)?;
+        self.apply(&Op::HalfClose, selector)?;
+        // Each drive moves at least one byte, reads the end of stream, or ends.
+        let greeting = &self.ctx.greeting;
+        let bound = self.stream.unread() + self.conn.owed_len(greeting) + 3;
+        for _ in 0..bound {
+            if self.checker.ended() || !self.wake(selector)? {
+                break;
+            }
+        }
+        let greeting = &self.ctx.greeting;
+        match &self.outcome {
+            Outcome::Finished => {
+                let mut expected = greeting.to_vec();
+                let received = self.ctx.counters.bytes_received as usize;
+                expected.extend_from_slice(&self.stream.consumed()[..received]);
+                if self.stream.written() != &expected[..] || !self.stream.write_shut {
+                    return Err(format!(
+                        "finished with {} of {} bytes written, write side shut: {}",
+                        self.stream.written().len(),
+                        expected.len(),
+                        self.stream.write_shut
+                    ));
+                }
+                Ok(())
+            }
+            Outcome::Failed(err) => Err(format!("failed after the network healed: {err}")),
+            Outcome::Waiting | Outcome::Yielded => Err(format!(
+                "not finished {bound} wake-ups after the peer half-closed and read everything, \
+                 or waiting for an event that never comes: {} bytes unread, {} owed, \
+                 end of stream read: {}",
+                self.stream.unread(),
+                self.conn.owed_len(greeting),
+                self.conn.read_closed()
+            )),
+        }
+    }
 }
 
 /// Checks one connection's invariants after each drive. Its context must
@@ -245,10 +393,11 @@ impl Checker {
     ///   shut down only when nothing is owed and the echo has ended;
     /// * no more reads per drive than `reads_per_turn`, and `Yielded` only
     ///   when they are spent;
+    /// * the end of stream is read only after the peer's FIN and last byte;
     /// * once the end of stream was read and nothing is owed, the outcome
     ///   is `Finished`; `Finished` only then (or when shutting down our
-    ///   write side finds the peer gone); `Failed` never with `WouldBlock`,
-    ///   `Interrupted` or `WriteZero`;
+    ///   write side finds the peer gone); `Failed` only with an error the
+    ///   socket returned, never with `WouldBlock` or `Interrupted`;
     /// * a connection that ended is not driven again.
     pub fn drive(
         &mut self,
@@ -402,6 +551,13 @@ fn check(
         );
     }
 
+    // The peer's end of stream, read only after its last byte.
+    ensure!(
+        !conn.read_closed() || (stream.eof_after_data && stream.unread() == 0),
+        "end of stream read before the peer's FIN and last byte ({} unread)",
+        stream.unread()
+    );
+
     // Our end of stream.
     ensure!(
         stream.writes_after_shutdown == 0,
@@ -451,11 +607,10 @@ fn check(
             );
         }
         Outcome::Failed(err) => ensure!(
-            !matches!(
-                err.kind(),
-                ErrorKind::WouldBlock | ErrorKind::Interrupted | ErrorKind::WriteZero
-            ),
-            "failed with {err}"
+            stream.errors.contains(&err.kind())
+                && !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
+            "failed with {err}, the socket returned {:?}",
+            stream.errors
         ),
         Outcome::Yielded => ensure!(
             reads == ctx.reads_per_turn,
