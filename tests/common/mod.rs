@@ -144,24 +144,16 @@ fn start_in_process(config: Config) -> TestServer {
     }
 }
 
-/// Raises the soft descriptor limit toward `wanted`, as far as the hard limit
-/// allows, and returns the soft limit now in force. macOS starts a process
-/// with 256, fewer than the tests with hundreds of clients hold (two
-/// descriptors per connection when client and server share a process).
-/// Windows has no such per-process limit.
+/// Raises the soft descriptor limit toward `wanted` as the server does
+/// ([`portable_echo::testing::raise_descriptor_limit`]) and returns the soft
+/// limit now in force. macOS starts a process with 256, fewer than the
+/// tests with hundreds of clients hold (two descriptors per connection when
+/// client and server share a process). Windows and WASI have no such
+/// per-process limit.
 pub(crate) fn raise_descriptor_limit(wanted: usize) -> usize {
-    #[cfg(unix)]
-    {
-        let (soft, hard) = rlimit::get();
-        if rlimit::count(soft) < wanted {
-            let raised = hard.min(libc::rlim_t::try_from(wanted).unwrap_or(hard));
-            rlimit::set_soft(raised);
-            return rlimit::count(raised);
-        }
-        rlimit::count(soft)
-    }
-    #[cfg(not(unix))]
-    wanted
+    portable_echo::testing::raise_descriptor_limit(wanted)
+        .expect("raising RLIMIT_NOFILE")
+        .unwrap_or(wanted)
 }
 
 impl TestServer {

@@ -56,12 +56,3 @@ pub(crate) fn for_child(command: &mut Command, soft: libc::rlim_t, hard: libc::r
         });
     }
 }
-
-/// An rlimit value as a count.
-#[allow(
-    clippy::useless_conversion,
-    reason = "rlim_t is usize on Haiku, u64 elsewhere"
-)]
-pub(crate) fn count(value: libc::rlim_t) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
