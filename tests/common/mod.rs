@@ -94,6 +94,18 @@ enum Running {
     Launched(Launched),
 }
 
+/// Once per test binary (mio's tests/util `init`): the in-process server's
+/// log goes to the test's captured output (`RUST_LOG=debug cargo test` shows
+/// it for a failing test), and the descriptor limit is raised before any
+/// socket, so a launched server inherits it too.
+pub(crate) fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let _ = env_logger::builder().is_test(true).try_init();
+        raise_descriptor_limit(4096);
+    });
+}
+
 /// Starts a server with `config`, in this process or as the launched binary.
 pub(crate) fn start(mode: Mode, config: Config) -> TestServer {
     start_with(mode, config, |_| {})
@@ -106,11 +118,7 @@ pub(crate) fn start_with(
     config: Config,
     setup: impl FnOnce(&mut std::process::Command),
 ) -> TestServer {
-    // Once per test binary, before any socket: the launched server inherits it.
-    static RAISED: std::sync::Once = std::sync::Once::new();
-    RAISED.call_once(|| {
-        raise_descriptor_limit(4096);
-    });
+    init();
     match mode {
         Mode::InProcess => start_in_process(config),
         Mode::BlackBox => {
