@@ -28,6 +28,7 @@ use common::abuse::*;
 use common::*;
 use portable_echo::Config;
 use portable_echo::testing::pattern;
+use portable_echo::testing::payload::{fill, first_mismatch, stream_byte};
 
 #[test]
 fn hundreds_of_stalled_readers_stay_within_max_pending_and_others_are_served() {

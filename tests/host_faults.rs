@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::abuse::*;
 use common::*;
+use portable_echo::testing::payload::first_mismatch;
 
 /// The binary, launched through the cell's launcher on an ephemeral port,
 /// with RLIMIT_NOFILE set to `nofile` for it when given: soft and hard, or

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use common::abuse::*;
 use common::*;
 use portable_echo::Config;
+use portable_echo::testing::payload::{fill, first_mismatch};
 
 /// Threads of well-behaved clients, and the connections each keeps open.
 const ECHO_WORKERS: usize = 2;

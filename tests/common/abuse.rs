@@ -1,6 +1,6 @@
 //! Client behaviours of the fault, soak and linger tests: byte streams that
 //! can be made or checked at any offset without being kept (the payload
-//! generator of `portable_echo::testing::payload`, re-exported), stalled
+//! generator of `portable_echo::testing::payload`), stalled
 //! clients, resets, and a catalogue of misbehaving connections.
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -14,8 +14,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::common::*;
 
-#[allow(unused_imports, reason = "each test binary uses a different subset")]
-pub(crate) use portable_echo::testing::payload::{fill, first_mismatch, stream_byte};
+use portable_echo::testing::payload::{fill, first_mismatch};
 
 /// A client socket with small kernel buffers (so little data fills them),
 /// connected and switched to non-blocking.
