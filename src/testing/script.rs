@@ -195,6 +195,13 @@ impl Script {
     }
 }
 
+/// A persistent error is reported as a hang-up: every flag.
+fn hang_up_if(error: bool, selector: &mut impl Selector) {
+    if error {
+        selector.changed(Readiness::ALL);
+    }
+}
+
 /// A script being run: the connection, its socket and the checks.
 struct Run {
     ctx: Context,
@@ -283,15 +290,13 @@ impl Run {
             }
             Op::ReadFaults(faults) => stream.read_faults.extend(faults),
             Op::WriteFaults(faults) => stream.write_faults.extend(faults),
-            Op::ReadError(kind) | Op::WriteError(kind) => {
-                if matches!(op, Op::ReadError(_)) {
-                    stream.read_error = *kind;
-                } else {
-                    stream.write_error = *kind;
-                }
-                if kind.is_some() {
-                    selector.changed(Readiness::ALL);
-                }
+            Op::ReadError(kind) => {
+                stream.read_error = *kind;
+                hang_up_if(kind.is_some(), selector);
+            }
+            Op::WriteError(kind) => {
+                stream.write_error = *kind;
+                hang_up_if(kind.is_some(), selector);
             }
             Op::ShutdownError(kind) => stream.shutdown_error = *kind,
             Op::Drive(ready) => self.drive(*ready)?,
