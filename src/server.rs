@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info, warn};
+use log::{Level, debug, error, info, log, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -18,7 +18,7 @@ use slab::Slab;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::error::{describe, with_context};
-use crate::sys;
+use crate::sys::{self, AcceptError};
 
 /// Token of the waker that carries stop requests.
 const WAKER: Token = Token(0);
@@ -54,9 +54,13 @@ pub struct Stats {
     pub connections_timed_out: u64,
     /// Connections closed because of an I/O error on them.
     pub connections_failed: u64,
+    /// Pending connections that failed before they were accepted (a reset
+    /// or an abort while they waited in the listen queue), skipped.
+    pub connections_lost_before_accept: u64,
     /// Most connections open at once.
     pub peak_connections: usize,
-    /// Times accepting paused after an accept error (descriptor exhaustion, ...).
+    /// Times accepting paused after an accept error: descriptors or buffers
+    /// ran out, or an error that is not one connection's.
     pub accept_pauses: u64,
     /// What the connections moved.
     pub bytes: ByteStats,
@@ -85,13 +89,15 @@ impl fmt::Display for Stats {
         write!(
             f,
             "served {} connections (peak {} at once; {} rejected over the limit, {} timed out, \
-             {} failed; accepting paused {} times); received {} bytes, echoed {}, discarded {} \
-             after the end of the echo; at most {} bytes owed to one client, {} to all",
+             {} failed, {} lost before accept; accepting paused {} times); received {} bytes, \
+             echoed {}, discarded {} after the end of the echo; at most {} bytes owed to one \
+             client, {} to all",
             self.connections_served,
             self.peak_connections,
             self.connections_rejected,
             self.connections_timed_out,
             self.connections_failed,
+            self.connections_lost_before_accept,
             self.accept_pauses,
             self.bytes.received,
             self.bytes.echoed,
@@ -508,25 +514,26 @@ impl Server {
             match sys::accept(listener, self.poll.registry(), Token(FIRST_LISTENER + i)) {
                 Ok((stream, addr)) => self.admit(stream, addr),
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return,
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::Interrupted
-                            | ErrorKind::ConnectionAborted
-                            | ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    debug!("accepting: {}; retrying", describe(&err));
-                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(err) => {
-                    let pause = self.config.accept_pause;
-                    let what = if sys::is_resource_exhaustion(&err) {
-                        "out of descriptors or buffers"
-                    } else {
-                        "unexpected error"
+                    let (what, log_level) = match sys::accept_error(&err) {
+                        // That connection is gone; the next one is not.
+                        AcceptError::LostConnection => {
+                            debug!(
+                                "accepting: {}: a connection lost before it was accepted; \
+                                 accepting the next",
+                                describe(&err)
+                            );
+                            self.stats.connections_lost_before_accept += 1;
+                            continue;
+                        }
+                        AcceptError::Exhausted => ("out of descriptors or buffers", Level::Warn),
+                        AcceptError::Unexpected => ("unexpected error", Level::Error),
                     };
+                    let pause = self.config.accept_pause;
                     if self.accept_failures.note(self.ctx.now) {
-                        warn!(
+                        log!(
+                            log_level,
                             "accepting: {} ({what}); pausing accepts for {pause:?} \
                              (further pauses are summed up once a minute)",
                             describe(&err)

@@ -178,3 +178,37 @@ impl Stream for ScriptedStream {
 pub fn raise_descriptor_limit(needed: usize) -> io::Result<Option<usize>> {
     Ok(crate::sys::raise_descriptor_limit(needed)?.map(|limit| limit.now))
 }
+
+/// The server's own listening socket ([`Server::bind`]'s, with the default
+/// backlog), for the fidelity probes (tests/fidelity.rs), which measure
+/// what the runtime does to the sockets the server really uses.
+///
+/// [`Server::bind`]: crate::Server::bind
+pub fn listen(addr: std::net::SocketAddr) -> io::Result<mio::net::TcpListener> {
+    crate::sys::bind_listener(addr, crate::Config::default().backlog)
+}
+
+/// The server's own accept (on WASI preview 2 not mio's, see
+/// src/sys/wasip2.rs); `registry` and `token` are the listener's.
+pub fn accept(
+    listener: &mut mio::net::TcpListener,
+    registry: &mio::Registry,
+    token: mio::Token,
+) -> io::Result<mio::net::TcpStream> {
+    crate::sys::accept(listener, registry, token).map(|(stream, _)| stream)
+}
+
+/// What the event loop does on this accept error, in words.
+pub fn accept_error_meaning(err: &io::Error) -> &'static str {
+    match crate::sys::accept_error(err) {
+        crate::sys::AcceptError::LostConnection => "a connection lost before accept: skipped",
+        crate::sys::AcceptError::Exhausted => "out of descriptors or buffers: accepting pauses",
+        crate::sys::AcceptError::Unexpected => "unexpected: accepting pauses",
+    }
+}
+
+/// The server's reset on close (SO_LINGER 0), for a test's peer that
+/// resets (it fails where the platform has no SO_LINGER: WASI).
+pub fn set_reset_on_close(stream: &mio::net::TcpStream) -> io::Result<()> {
+    crate::sys::set_reset_on_close(stream)
+}

@@ -638,14 +638,15 @@ fn the_summary_line_reads_back_into_the_statistics() {
         connections_rejected: 3,
         connections_timed_out: 4,
         connections_failed: 5,
-        accept_pauses: 6,
+        connections_lost_before_accept: 6,
+        accept_pauses: 7,
         ..Stats::default()
     };
-    stats.bytes.received = 7;
-    stats.bytes.echoed = 8;
-    stats.bytes.discarded = 9;
-    stats.bytes.peak_pending_one = 10;
-    stats.bytes.peak_pending_total = 11;
+    stats.bytes.received = 8;
+    stats.bytes.echoed = 9;
+    stats.bytes.discarded = 10;
+    stats.bytes.peak_pending_one = 11;
+    stats.bytes.peak_pending_total = 12;
     let log = format!("[INFO] stopped: {stats}\n");
     assert_eq!(launch::parse_stats(&log), Some(stats));
 }

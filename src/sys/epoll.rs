@@ -1,7 +1,7 @@
 //! Linux, Android, illumos (and Redox, Emscripten): mio uses epoll, edge-triggered.
 
 pub(crate) use super::unix::{
-    StdinEof, Waker, accept, bind_listener, close_would_wait, is_resource_exhaustion, listen_backlog_cap, raise_descriptor_limit, reserve_descriptors, set_reset_on_close, watch_shutdown_signals,
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, StdinEof, Waker, accept, bind_listener, close_would_wait, listen_backlog_cap, raise_descriptor_limit, reserve_descriptors, set_reset_on_close, watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "epoll";

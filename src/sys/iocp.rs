@@ -9,8 +9,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use windows_sys::Win32::Networking::WinSock::{
-    SO_EXCLUSIVEADDRUSE, SOCKET, SOL_SOCKET, WSA_NOT_ENOUGH_MEMORY, WSAEMFILE, WSAENOBUFS,
-    setsockopt,
+    SO_EXCLUSIVEADDRUSE, SOCKET, SOL_SOCKET, WSA_NOT_ENOUGH_MEMORY, WSAECONNABORTED, WSAECONNRESET, WSAEMFILE,
+    WSAENOBUFS, WSAENOTCONN, WSAETIMEDOUT, setsockopt,
 };
 
 use super::{Accepted, DescriptorLimit, OnStopRequest};
@@ -98,12 +98,21 @@ pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
     socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
-pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(WSAEMFILE | WSAENOBUFS | WSA_NOT_ENOUGH_MEMORY)
-    )
-}
+/// What accept returns when the connection it took failed before it was
+/// accepted: WSAECONNRESET, "An incoming connection was indicated, but was
+/// subsequently terminated by the remote peer prior to accepting the call"
+/// (Microsoft's `accept` documentation); an abort or a timeout of that
+/// connection; and WSAENOTCONN, which Wine 8.0 returns for a client that
+/// reset before it was accepted: its accept takes the host's connection,
+/// then its getpeername fails with ENOTCONN (dlls/ws2_32/socket.c, `accept`).
+/// A listener is never connected, so it can only be that connection's. Not WSAENETDOWN: on Windows it means "The network
+/// subsystem has failed", which no retry mends.
+pub(crate) const LOST_BEFORE_ACCEPT: &[i32] = &[WSAECONNRESET, WSAECONNABORTED, WSAETIMEDOUT, WSAENOTCONN];
+
+/// Out of descriptors, buffers or memory: WSAEMFILE, "The queue is
+/// nonempty upon entry to accept and there are no descriptors available";
+/// WSAENOBUFS, "No buffer space is available"; WSA_NOT_ENOUGH_MEMORY.
+pub(crate) const RESOURCE_EXHAUSTION: &[i32] = &[WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY];
 
 /// Ctrl-C and Ctrl-Break (the console's way to ask a program to stop).
 pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
@@ -120,16 +129,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn descriptor_and_buffer_exhaustion_pause_accepting() {
-        for code in [WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY] {
-            assert!(
-                is_resource_exhaustion(&io::Error::from_raw_os_error(code)),
-                "code {code}"
-            );
+    fn accept_errors_are_a_lost_connection_exhaustion_or_unexpected() {
+        use super::super::{AcceptError, accept_error};
+        let kind = |code| accept_error(&io::Error::from_raw_os_error(code));
+        for code in [WSAECONNRESET, WSAECONNABORTED, WSAENOTCONN] {
+            assert_eq!(kind(code), AcceptError::LostConnection, "code {code}");
         }
-        let reset = windows_sys::Win32::Networking::WinSock::WSAECONNRESET;
-        assert!(!is_resource_exhaustion(&io::Error::from_raw_os_error(
-            reset
-        )));
+        for code in [WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY] {
+            assert_eq!(kind(code), AcceptError::Exhausted, "code {code}");
+        }
+        let network_down = windows_sys::Win32::Networking::WinSock::WSAENETDOWN;
+        assert_eq!(kind(network_down), AcceptError::Unexpected);
     }
 }

@@ -51,10 +51,14 @@
 //! * `set_reset_on_close(&TcpStream) -> io::Result<()>`: makes the close of
 //!   that connection a reset (SO_LINGER 0), for the connections the server
 //!   sheds on purpose (over the limit, or idle while owing bytes).
-//! * `is_resource_exhaustion(&io::Error) -> bool`: whether an accept error
-//!   means the process or system ran out of descriptors or buffers (EMFILE,
-//!   ENFILE, ENOBUFS, ENOMEM; WSAEMFILE, WSAENOBUFS, WSA_NOT_ENOUGH_MEMORY), so
-//!   accepting should pause instead of spinning.
+//! * `LOST_BEFORE_ACCEPT: &[i32]` and `RESOURCE_EXHAUSTION: &[i32]`: the
+//!   raw OS error codes by which accept says, respectively, that the one
+//!   pending connection it took failed before it was accepted (a reset, an
+//!   abort, a network error pending on that connection: skip it and accept
+//!   the next), and that the process or system ran out of descriptors or
+//!   buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM; WSAEMFILE, WSAENOBUFS,
+//!   WSA_NOT_ENOUGH_MEMORY: pause accepting instead of spinning).
+//!   [`accept_error`] reads an error with them.
 //! * `watch_shutdown_signals(on_signal)`: calls `on_signal(name)` from a
 //!   background thread on each shutdown request: SIGINT or SIGTERM on Unix,
 //!   Ctrl-C or Ctrl-Break on Windows; nothing on WASI.
@@ -84,6 +88,39 @@ pub(crate) struct DescriptorLimit {
     pub(crate) was: usize,
     pub(crate) now: usize,
     pub(crate) hard: usize,
+}
+
+/// What an accept error means for the listener, by the platform's lists
+/// (see [`accept_error`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AcceptError {
+    /// The pending connection failed before it was accepted: skip it and
+    /// accept the next. The listener is fine, and nothing needs a pause.
+    LostConnection,
+    /// Out of descriptors or buffers: pause accepting, serve what is open.
+    Exhausted,
+    /// Anything else: unexpected, so accepting pauses too, because an error
+    /// that repeats on every call would otherwise spin the loop.
+    Unexpected,
+}
+
+/// Classifies an accept error (not `WouldBlock` or `Interrupted`, which the
+/// loop handles the same everywhere) by this platform's lists of codes. An
+/// error without a code keeps its kind's meaning: a reset or an abort is
+/// the pending connection's.
+pub(crate) fn accept_error(err: &io::Error) -> AcceptError {
+    match err.raw_os_error() {
+        Some(code) if LOST_BEFORE_ACCEPT.contains(&code) => AcceptError::LostConnection,
+        Some(code) if RESOURCE_EXHAUSTION.contains(&code) => AcceptError::Exhausted,
+        None if matches!(
+            err.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+        ) =>
+        {
+            AcceptError::LostConnection
+        }
+        _ => AcceptError::Unexpected,
+    }
 }
 
 /// What `watch_shutdown_signals` and `StdinEof::watch` call with the
@@ -158,7 +195,8 @@ const _: fn(&TcpListener, usize) -> io::Result<()> = reserve_descriptors;
 const _: fn(&mut TcpListener, &Registry, Token) -> io::Result<Accepted> = accept;
 const _: fn(&TcpStream) -> bool = close_would_wait;
 const _: fn(&TcpStream) -> io::Result<()> = set_reset_on_close;
-const _: fn(&io::Error) -> bool = is_resource_exhaustion;
+const _: &[i32] = LOST_BEFORE_ACCEPT;
+const _: &[i32] = RESOURCE_EXHAUSTION;
 const _: fn(OnStopRequest) -> io::Result<()> = watch_shutdown_signals;
 const _: fn(&Registry, Token, OnStopRequest) -> io::Result<StdinEof> = StdinEof::watch;
 const _: fn(&mut StdinEof, &Registry, Token) = StdinEof::readable;

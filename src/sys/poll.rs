@@ -2,7 +2,7 @@
 //! on any Unix built with `--cfg mio_unsupported_force_poll_poll`.
 
 pub(crate) use super::unix::{
-    StdinEof, Waker, accept, bind_listener, close_would_wait, is_resource_exhaustion, listen_backlog_cap, raise_descriptor_limit, reserve_descriptors, set_reset_on_close, watch_shutdown_signals,
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, StdinEof, Waker, accept, bind_listener, close_would_wait, listen_backlog_cap, raise_descriptor_limit, reserve_descriptors, set_reset_on_close, watch_shutdown_signals,
 };
 
 pub(crate) const BACKEND: &str = "poll";

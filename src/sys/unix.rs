@@ -178,12 +178,37 @@ pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
     socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
-pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
+/// What accept returns when the connection it took failed in the listen
+/// queue: retried, as Linux's accept(2) asks ("Linux accept() (and
+/// accept4()) passes already-pending network errors on the new socket as an
+/// error code from accept() ... the application should detect the network
+/// errors defined for the protocol after accept() and treat them like
+/// EAGAIN by retrying": ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET,
+/// EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH, and EPERM, "Firewall rules forbid
+/// connection"); the BSDs' and macOS' ECONNABORTED, "a connection arrived,
+/// but it was closed while waiting on the listen queue" (FreeBSD accept(2));
+/// a reset, and a timeout pending on the new socket.
+pub(crate) const LOST_BEFORE_ACCEPT: &[i32] = &[
+    libc::ECONNABORTED,
+    libc::ECONNRESET,
+    libc::ETIMEDOUT,
+    libc::ENETDOWN,
+    libc::ENETUNREACH,
+    libc::EHOSTDOWN,
+    libc::EHOSTUNREACH,
+    libc::EPROTO,
+    libc::ENOPROTOOPT,
+    libc::EOPNOTSUPP,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    libc::ENONET,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    libc::EPERM,
+];
+
+/// Out of descriptors (per process, per system) or of socket buffers and
+/// memory (accept(2): "ENOBUFS, ENOMEM Not enough free memory").
+pub(crate) const RESOURCE_EXHAUSTION: &[i32] =
+    &[libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
 
 pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
@@ -211,18 +236,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn descriptor_and_buffer_exhaustion_pause_accepting() {
-        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
-            assert!(
-                is_resource_exhaustion(&io::Error::from_raw_os_error(errno)),
-                "errno {errno}"
-            );
+    fn accept_errors_are_a_lost_connection_exhaustion_or_unexpected() {
+        use super::super::{AcceptError, accept_error};
+        let kind = |errno| accept_error(&io::Error::from_raw_os_error(errno));
+        // Linux accept(2)'s list of pending network errors, then the BSDs' abort.
+        for errno in [
+            libc::ENETDOWN,
+            libc::EPROTO,
+            libc::ENOPROTOOPT,
+            libc::EHOSTDOWN,
+            libc::EHOSTUNREACH,
+            libc::EOPNOTSUPP,
+            libc::ENETUNREACH,
+            libc::ECONNABORTED,
+            libc::ECONNRESET,
+        ] {
+            assert_eq!(kind(errno), AcceptError::LostConnection, "errno {errno}");
         }
-        for errno in [libc::ECONNABORTED, libc::EINTR, libc::EAGAIN, libc::EINVAL] {
-            assert!(
-                !is_resource_exhaustion(&io::Error::from_raw_os_error(errno)),
-                "errno {errno}"
-            );
+        #[cfg(target_os = "linux")]
+        assert_eq!(kind(libc::ENONET), AcceptError::LostConnection);
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert_eq!(kind(errno), AcceptError::Exhausted, "errno {errno}");
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::ENOTSOCK, libc::EFAULT] {
+            assert_eq!(kind(errno), AcceptError::Unexpected, "errno {errno}");
         }
     }
 

@@ -8,13 +8,25 @@ use mio::{Registry, Token};
 
 use super::{DescriptorLimit, OnStopRequest};
 
+/// wasi-libc's errno values for a connection lost before it was accepted:
+/// those of Linux's accept(2) list that WASI has (it has no EHOSTDOWN or
+/// ENONET), as the runtime passes on the host's, and the BSDs' abort.
+pub(crate) const LOST_BEFORE_ACCEPT: &[i32] = &[
+    libc::ECONNABORTED,
+    libc::ECONNRESET,
+    libc::ETIMEDOUT,
+    libc::ENETDOWN,
+    libc::ENETUNREACH,
+    libc::EHOSTUNREACH,
+    libc::EPROTO,
+    libc::ENOPROTOOPT,
+    libc::EOPNOTSUPP,
+    libc::EPERM,
+];
+
 /// The errno values of wasi-libc that mean descriptors or memory ran out.
-pub(crate) fn is_resource_exhaustion(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
+pub(crate) const RESOURCE_EXHAUSTION: &[i32] =
+    &[libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
 
 /// WASI has no RLIMIT_NOFILE: descriptors are the runtime's (which has the
 /// host's limit, raised or not by the runtime itself).

@@ -25,7 +25,7 @@ use socket2::{Domain, Socket, Type};
 use super::{Accepted, OnStopRequest};
 
 pub(crate) use super::wasi::{
-    Waker, is_resource_exhaustion, raise_descriptor_limit, reserve_descriptors,
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, Waker, raise_descriptor_limit, reserve_descriptors,
     watch_shutdown_signals,
 };
 

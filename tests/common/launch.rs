@@ -442,6 +442,7 @@ pub(crate) fn parse_stats(log: &str) -> Option<Stats> {
         rejected,
         timed_out,
         failed,
+        lost,
         pauses,
         received,
         echoed,
@@ -458,6 +459,7 @@ pub(crate) fn parse_stats(log: &str) -> Option<Stats> {
         connections_rejected: rejected,
         connections_timed_out: timed_out,
         connections_failed: failed,
+        connections_lost_before_accept: lost,
         accept_pauses: pauses,
         ..Stats::default()
     };

@@ -134,8 +134,46 @@ pub(crate) fn start_with(
     }
 }
 
+/// [`start`], with `before_accepting` run while the server listens but
+/// accepts nothing, so that what it does happens in the listen queue: in
+/// process, between `Server::bind` and `Server::run`; launched, while the
+/// process is stopped with SIGSTOP (SIGCONT resumes it; under qemu-user and
+/// wasmtime the stopped process is the runtime itself). Windows has no
+/// stop signal, so there the launched variant cannot hold its accepts.
+pub(crate) fn start_holding_accepts(
+    mode: Mode,
+    config: Config,
+    before_accepting: impl FnOnce(SocketAddr),
+) -> TestServer {
+    init();
+    match mode {
+        Mode::InProcess => {
+            let server = Server::bind(config).expect("binding the test's addresses");
+            before_accepting(server.local_addr());
+            run_in_process(server)
+        }
+        #[cfg(unix)]
+        Mode::BlackBox => {
+            let server = start(mode, config);
+            let Running::Launched(launched) = &server.running else {
+                unreachable!("a black-box server is launched")
+            };
+            launched.signal(libc::SIGSTOP);
+            before_accepting(server.addr);
+            launched.signal(libc::SIGCONT);
+            server
+        }
+        #[cfg(not(unix))]
+        Mode::BlackBox => panic!("a launched server cannot hold its accepts without SIGSTOP"),
+    }
+}
+
 fn start_in_process(config: Config) -> TestServer {
-    let server = Server::bind(config).expect("binding the test's addresses");
+    run_in_process(Server::bind(config).expect("binding the test's addresses"))
+}
+
+/// `server.run()` on a thread of its own.
+fn run_in_process(server: Server) -> TestServer {
     let (addr, addrs) = (server.local_addr(), server.local_addrs().to_vec());
     let stop = server.stop_handle();
     let (tx, done) = mpsc::channel();
@@ -175,6 +213,19 @@ impl TestServer {
 
     pub(crate) fn stop(self) -> Stats {
         self.stop_within(STEP)
+    }
+
+    /// [`TestServer::stop`], with the launched binary's log (none in process,
+    /// where the log goes to the test's captured output).
+    pub(crate) fn stop_with_log(mut self) -> (Stats, Option<String>) {
+        self.request_stop();
+        match self.running {
+            Running::Launched(mut launched) => {
+                let stats = launched.finish(STEP);
+                (stats, Some(launched.log()))
+            }
+            running => (TestServer { running, ..self }.wait(STEP), None),
+        }
     }
 
     /// Asks the server to stop without waiting for it.
