@@ -34,21 +34,6 @@ fn spawn(args: &[&str], nofile: Option<libc::rlim_t>) -> Launched {
     })
 }
 
-/// CPU time (user + system) the process has used, from /proc/PID/stat.
-#[cfg(target_os = "linux")]
-fn cpu_time(pid: i32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name, which is in parentheses: state is the
-    // first, utime the 12th and stime the 13th (fields 14 and 15 of proc(5)).
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_secs_f64(ticks as f64 / per_second as f64)
-}
-
 /// Open descriptors of process `pid` numbered below `limit`: RLIMIT_NOFILE
 /// caps the numbers of new descriptors, and the child may have inherited
 /// some above it (from whatever started the test) that do not count.
@@ -117,7 +102,7 @@ fn descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
 
     // Exhausted for a while: alive, serving its connections, not spinning.
     #[cfg(target_os = "linux")]
-    let cpu_before = cpu_time(served.pid() as i32);
+    let cpu_before = served.cpu_time();
     let window_started = Instant::now();
     let mut round_trips = 0u64;
     while window_started.elapsed() < WINDOW {
@@ -137,7 +122,7 @@ fn descriptor_exhaustion_in_a_child_neither_exits_nor_spins_and_recovers() {
     }
     let window = window_started.elapsed();
     #[cfg(target_os = "linux")]
-    let cpu = cpu_time(served.pid() as i32) - cpu_before;
+    let cpu = served.cpu_time() - cpu_before;
     assert!(
         served.is_running(),
         "the server exited when out of descriptors:\n{}",

@@ -6,13 +6,14 @@ use std::fs;
 use std::path::Path;
 
 use crate::checks;
+use crate::fidelity::Fidelity;
 use crate::matrix::{Actions, Build, Cell, Kind, Matrix, REFERENCE_HOST, Runner, Work, runs_tests_here};
 use crate::plan::{Planner, Via};
 
 /// Each generated file, with its regions: (name, generated text).
 type Regions = Vec<(&'static str, Vec<(&'static str, String)>)>;
 
-fn regions(m: &Matrix) -> Regions {
+fn regions(m: &Matrix, fidelity: String) -> Regions {
     let include = |job: &str| {
         let cells = m.cells.iter().filter(|c| c.actions.job().0 == job);
         let target = |c: &Cell| if let Work::Build(b, _) = &c.work { b.target.clone() } else { "\"-\"".into() };
@@ -22,7 +23,7 @@ fn regions(m: &Matrix) -> Regions {
     vec![
         (".github/workflows/ci.yml", jobs.into()),
         ("cross.toml", vec![("targets", cross_targets(m))]),
-        ("README.md", vec![("matrix", matrix_table(m)), ("coverage", coverage_table(m))]),
+        ("README.md", vec![("matrix", matrix_table(m)), ("coverage", coverage_table(m)), ("fidelity", fidelity)]),
         ("ci/plans.md", vec![("plans", plans(m))]),
     ]
 }
@@ -153,7 +154,11 @@ fn replace_region(text: &str, name: &str, body: &str) -> Result<String, String> 
 /// checks what gen cannot write: the workflow's pins, cross.toml's keys.
 pub fn generate(root: &Path, m: &Matrix, check: bool) -> Vec<String> {
     let (mut problems, mut stale) = (Vec::new(), Vec::new());
-    for (file, regions) in regions(m) {
+    let fidelity = Fidelity::load(root).map(|f| f.readme_table()).unwrap_or_else(|e| {
+        problems.push(e);
+        String::new()
+    });
+    for (file, regions) in regions(m, fidelity) {
         let old = fs::read_to_string(root.join(file)).unwrap_or_default();
         let mut new = old.clone();
         for (name, body) in regions {

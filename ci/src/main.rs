@@ -3,6 +3,7 @@
 //! is the one way to run one, on a laptop and in every Actions job.
 
 mod checks;
+mod fidelity;
 mod generated;
 mod install;
 mod matrix;

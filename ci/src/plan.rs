@@ -28,6 +28,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Named exceptions: what the cell does not do here, and why.
     pub exceptions: Vec<String>,
+    /// A step runs the suite for the cell's target, the fidelity probes
+    /// (tests/fidelity.rs) included: each must report.
+    pub probes: bool,
 }
 
 #[derive(Debug)]
@@ -198,7 +201,10 @@ impl<'a> Planner<'a> {
                 let tests = ["--test", "state_machine", "--test", "fuzz_regressions"];
                 plan.run("miri", c.cargo(["miri", "test", "--locked", "--lib"]).args(tests));
             }
-            Kind::Sanitizer(s) => c.sanitizer(s, &mut plan),
+            Kind::Sanitizer(s) => {
+                plan.probes = *s == "address";
+                c.sanitizer(s, &mut plan)
+            }
             Kind::Cross => {
                 plan.exceptions.push(format!(
                     "cross's image for {target} is built here from Debian's archive (ci/cross/), not pulled from its registry"
@@ -213,6 +219,14 @@ impl<'a> Planner<'a> {
                 plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml").env(&var, image));
             }
         }
+        // Every suite for the target runs the probes, but the sanitizers'
+        // (tsan picks its tests), the serve cell's (black-box tests only)
+        // and a native cell's on another host (no tests).
+        plan.probes |= match kind {
+            Kind::Test(Runner::Native) => target == host,
+            Kind::Test(_) | Kind::Cross => true,
+            _ => false,
+        };
         Ok(plan)
     }
 
@@ -395,7 +409,8 @@ impl Plan {
     /// The plan as `--dry-run` prints it: exceptions, then one step a line.
     pub fn render(&self) -> String {
         let exceptions = self.exceptions.iter().map(|e| format!("exception: {e}\n"));
-        exceptions.chain(self.steps.iter().map(|s| format!("{s}\n"))).collect()
+        let probes = self.probes.then(|| "probes: tests/fidelity.rs reports each probe of ci/fidelity.toml\n".into());
+        exceptions.chain(probes).chain(self.steps.iter().map(|s| format!("{s}\n"))).collect()
     }
 
     /// The step names, once each, in order: what README says the cell runs.

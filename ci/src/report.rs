@@ -90,6 +90,9 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
             md += "~~~\n\n</details>\n";
         }
     }
+    let probes: Vec<_> =
+        results.iter().map(|r| (r.cell.as_str(), r.stands_for.map(|os| os.to_string()), &r.probes[..])).collect();
+    md += &crate::fidelity::report(&probes);
     let mut slow: Vec<_> = results.iter().collect();
     slow.sort_by_key(|r| std::cmp::Reverse(r.seconds));
     let slow: Vec<_> = slow.iter().take(5).map(|r| format!("{} {} s", r.cell, r.seconds)).collect();

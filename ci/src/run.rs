@@ -12,6 +12,7 @@ use std::{fs, io, thread};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fidelity::{Fidelity, Os, Runtime, Seen};
 use crate::matrix::{Cell, Matrix, Work};
 use crate::plan::{Cmd, JSON, Plan, Planner, Via, What};
 
@@ -55,6 +56,9 @@ pub struct CellResult {
     pub exceptions: Vec<String>,
     /// mio's selector and waker files, read in mio's dep-info.
     pub mio: Vec<String>,
+    /// The real OS the cell stands for, and what its fidelity probes saw.
+    pub stands_for: Option<Os>,
+    pub probes: Vec<Seen>,
     pub log: String,
 }
 
@@ -143,7 +147,11 @@ pub fn cell(p: &Planner, root: &Path, cell: &Cell, echo: bool, timeout: u64) -> 
                 _ => Vec::new(),
             };
             let deadline = Instant::now() + Duration::from_secs(timeout);
-            result = Runner { root, echo, deadline, log, result, mio }.run(&plan);
+            let probes = match &cell.work {
+                Work::Build(b, kind) if plan.probes => Some((Os::of(&b.target), Runtime::of(b, kind, p.via))),
+                _ => None,
+            };
+            result = Runner { root, echo, deadline, log, result, mio, probes }.run(&plan);
         }
     }
     if let Err(e) = result.save(root) {
@@ -161,6 +169,8 @@ struct Runner<'a> {
     result: CellResult,
     /// mio's files the cell must have compiled (selector, then waker).
     mio: Vec<String>,
+    /// The OS and runtime of a cell whose probes must report.
+    probes: Option<(Option<Os>, Option<Runtime>)>,
 }
 
 impl Runner<'_> {
@@ -223,6 +233,10 @@ impl Runner<'_> {
         if out.json && self.result.reason.is_none() {
             self.verify_mio(&out.mio);
         }
+        self.result.probes = std::mem::take(&mut out.probes);
+        if let Some((os, runtime)) = self.probes {
+            self.judge_probes(os, runtime);
+        }
         // libtest's summaries are the totals; say so if the lines disagree.
         let (lines, summaries) = (self.result.tests(), out.summaries);
         if summaries != lines && summaries != Counts::default() {
@@ -239,6 +253,25 @@ impl Runner<'_> {
         let line = format!("result: {} seconds={}", crate::report::status(&self.result), self.result.seconds);
         self.say(&line);
         self.result
+    }
+
+    /// The probes' lines against ci/fidelity.toml; a probe missing or not
+    /// in the file fails the cell (a deviation does not).
+    fn judge_probes(&mut self, os: Option<Os>, runtime: Option<Runtime>) {
+        let Some(os) = os else {
+            self.result.reason.get_or_insert(format!("no OS stands for {} in ci/src/fidelity.rs", self.result.target));
+            return;
+        };
+        self.result.stands_for = Some(os);
+        let problems = match Fidelity::load(self.root) {
+            Ok(fidelity) => fidelity.judge(os, runtime, &mut self.result.probes),
+            Err(e) => vec![e],
+        };
+        problems.iter().for_each(|p| self.say(&format!("fidelity: {p}")));
+        if let [first, ..] = &problems[..] {
+            self.result.reason.get_or_insert(first.clone());
+            self.result.steps.push("probes FAILED".into());
+        }
     }
 
     /// mio's dep-info must name the selector and waker files of the cell's
@@ -321,13 +354,17 @@ struct Output {
     /// A build reported its artifacts as JSON; mio's source files it compiled.
     json: bool,
     mio: Vec<String>,
+    /// The fidelity probes' lines.
+    probes: Vec<Seen>,
 }
 
 impl Output {
     /// One line of a step's output; its tests are counted in `r`.
     fn line(&mut self, line: &str, r: &mut CellResult) {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("Running ") {
+        if let Some(seen) = Seen::parse(line) {
+            self.probes.push(seen);
+        } else if let Some(rest) = trimmed.strip_prefix("Running ") {
             // `Running tests/echo.rs (target/...)`, `Running unittests src/lib.rs (...)`
             let path = rest.trim_start_matches("unittests ").split(' ').next().unwrap_or_default();
             self.binary = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".rs").into();

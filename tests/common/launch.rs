@@ -272,6 +272,22 @@ impl Launched {
         self.child.id()
     }
 
+    /// CPU time (user + system) the launched process (under qemu-user or
+    /// wasmtime: the runtime) has used, from /proc/PID/stat.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the command name, which is in parentheses: state is the
+        // first, utime the 12th and stime the 13th (fields 14 and 15 of proc(5)).
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_secs_f64(ticks as f64 / per_second as f64)
+    }
+
     /// Everything the server logged so far.
     pub(crate) fn log(&mut self) -> String {
         let mut log = String::new();

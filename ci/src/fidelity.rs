@@ -1,0 +1,319 @@
+//! The fidelity probes (tests/fidelity.rs) against what the real OS a cell
+//! stands for documents (ci/fidelity.toml): what a cell's probes saw, the
+//! verdict for each, and README's "what each runtime proves" table. A
+//! deviation is a fact for the report, never a failure; a test cell whose
+//! probes did not all report fails.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::matrix::{Build, Kind, Runner};
+use crate::plan::Via;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fidelity {
+    /// When `recorded` was measured.
+    pub date: String,
+    #[serde(rename = "probe")]
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub name: String,
+    pub does: String,
+    pub expect: BTreeMap<Os, Expect>,
+    /// What each runtime here saw on `date`.
+    pub recorded: BTreeMap<Runtime, String>,
+}
+
+/// What an OS documents for a probe: the tokens it allows (`None`: nothing
+/// decides it), and the words and page that say so.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub seen: Option<Vec<String>>,
+    pub source: String,
+    pub url: Option<String>,
+}
+
+/// The real OS a cell stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    Linux,
+    Windows,
+    Macos,
+    Freebsd,
+    /// WASI preview 2: wasi-libc gives its sockets POSIX's interface.
+    Posix,
+}
+
+impl Os {
+    pub const ALL: [Os; 5] = [Os::Linux, Os::Windows, Os::Macos, Os::Freebsd, Os::Posix];
+
+    /// The OS of a target triple (none for targets no probe runs on).
+    pub fn of(target: &str) -> Option<Os> {
+        match target {
+            t if t.contains("-linux-") => Some(Os::Linux),
+            t if t.contains("-windows-") => Some(Os::Windows),
+            t if t.contains("-apple-darwin") => Some(Os::Macos),
+            t if t.contains("-freebsd") => Some(Os::Freebsd),
+            t if t.starts_with("wasm32-wasi") => Some(Os::Posix),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = ["Linux", "Windows", "macOS", "FreeBSD", "POSIX"][*self as usize];
+        f.write_str(name)
+    }
+}
+
+/// The runtimes of the cells here, whose results `recorded` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    /// Linux itself: the native Linux cells.
+    Linux,
+    QemuUser,
+    Wine,
+    Wasmtime,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 4] = [Runtime::Linux, Runtime::QemuUser, Runtime::Wine, Runtime::Wasmtime];
+
+    /// The runtime a cell's probes run in, where it is one of those here
+    /// (a native cell on another OS is that OS itself, recorded nowhere).
+    pub fn of(build: &Build, kind: &Kind, via: Via) -> Option<Runtime> {
+        match kind {
+            Kind::Test(Runner::Qemu(_)) | Kind::Cross => Some(Runtime::QemuUser),
+            Kind::Test(Runner::Wine) => Some(Runtime::Wine),
+            Kind::Test(Runner::Wasmtime) => Some(Runtime::Wasmtime),
+            Kind::Test(Runner::Native | Runner::Host) | Kind::Sanitizer(_)
+                if Os::of(&build.target) == Some(Os::Linux) && via != Via::Cross =>
+            {
+                Some(Runtime::Linux)
+            }
+            _ => None,
+        }
+    }
+
+    /// The OS this runtime's cells stand for, and how README names it.
+    fn about(self) -> (Os, &'static str) {
+        match self {
+            Runtime::Linux => (Os::Linux, "native Linux"),
+            Runtime::QemuUser => (Os::Linux, "qemu-user (Linux)"),
+            Runtime::Wine => (Os::Windows, "Wine 8.0 (Windows)"),
+            Runtime::Wasmtime => (Os::Posix, "wasmtime 48 (POSIX, WASI preview 2)"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Matches,
+    Deviates,
+    /// The OS's documentation does not decide the probe.
+    Unknown,
+    /// The probe cannot run here (it says why).
+    NotApplicable,
+}
+
+/// One probe's line in a cell: `fidelity: NAME = SEEN; DETAIL`, judged.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Seen {
+    pub probe: String,
+    pub seen: String,
+    pub detail: String,
+    /// Filled in by [`Fidelity::judge`].
+    pub verdict: Option<Verdict>,
+    /// What this runtime saw when `recorded` was measured, where it saw
+    /// something else.
+    pub recorded: Option<String>,
+    /// What the OS documents, in its words (filled in by the judge).
+    pub documented: String,
+}
+
+impl Seen {
+    /// The probe a line of the probes' binary reports, if it is one.
+    pub fn parse(line: &str) -> Option<Seen> {
+        let (probe, rest) = line.strip_prefix("fidelity: ")?.split_once(" = ")?;
+        let (seen, detail) = rest.split_once("; ").unwrap_or((rest, ""));
+        Some(Seen { probe: probe.into(), seen: seen.into(), detail: detail.into(), ..Seen::default() })
+    }
+}
+
+impl Fidelity {
+    pub fn load(root: &Path) -> Result<Fidelity, String> {
+        let text =
+            std::fs::read_to_string(root.join("ci/fidelity.toml")).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
+        let fidelity: Fidelity = toml::from_str(&text).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
+        let mut problems = Vec::new();
+        for (i, p) in fidelity.probes.iter().enumerate() {
+            if fidelity.probes[..i].iter().any(|q| q.name == p.name) {
+                problems.push(format!("probe {} is listed twice", p.name));
+            }
+            if let Some(os) = Os::ALL.iter().find(|os| !p.expect.contains_key(os)) {
+                problems.push(format!("probe {} says nothing of {os}: give its `seen` and `source`", p.name));
+            }
+        }
+        if problems.is_empty() { Ok(fidelity) } else { Err(format!("ci/fidelity.toml: {}", problems.join("; "))) }
+    }
+
+    /// Judges what a cell standing for `os` saw, and marks what differs
+    /// from the record of its runtime. A probe the file does not know, or
+    /// one that did not report, is a problem: the cell fails.
+    pub fn judge(&self, os: Os, runtime: Option<Runtime>, seen: &mut [Seen]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for s in seen.iter_mut() {
+            let Some(probe) = self.probes.iter().find(|p| p.name == s.probe) else {
+                problems.push(format!("probe {} is not in ci/fidelity.toml", s.probe));
+                continue;
+            };
+            let expect = &probe.expect[&os];
+            s.documented = format!("{os}: {}", expect.source);
+            s.verdict = Some(match (&expect.seen, s.seen.as_str()) {
+                (_, "n/a") => Verdict::NotApplicable,
+                (None, _) => Verdict::Unknown,
+                (Some(allowed), token) if allowed.iter().any(|a| a == token) => Verdict::Matches,
+                (Some(_), _) => Verdict::Deviates,
+            });
+            let recorded = runtime.and_then(|r| probe.recorded.get(&r));
+            s.recorded = recorded.filter(|r| **r != s.seen).cloned();
+        }
+        for p in &self.probes {
+            if !seen.iter().any(|s| s.probe == p.name) {
+                problems.push(format!("the fidelity probe {} did not report", p.name));
+            }
+        }
+        problems
+    }
+
+    /// README's table: each runtime here against what the OS it stands for
+    /// documents, from `recorded`; then what each OS documents.
+    pub fn readme_table(&self) -> String {
+        let mut md = String::from("| probe |");
+        Runtime::ALL.iter().for_each(|r| md += &format!(" {} |", r.about().1));
+        md += "\n| --- |";
+        md += &" --- |".repeat(Runtime::ALL.len());
+        md += "\n";
+        for p in &self.probes {
+            md += &format!("| `{}`: {} |", p.name, p.does);
+            for runtime in Runtime::ALL {
+                let os = runtime.about().0;
+                let cell = match (p.recorded.get(&runtime), &p.expect[&os].seen) {
+                    (None, _) => "not recorded".to_string(),
+                    (Some(seen), _) if seen == "n/a" => "n/a".into(),
+                    (Some(seen), None) => format!("{seen} ({os} documents nothing that decides it)"),
+                    (Some(seen), Some(allowed)) if allowed.contains(seen) => format!("matches: {seen}"),
+                    (Some(seen), Some(allowed)) => {
+                        format!("**deviates**: {seen}, {os} documents {}", allowed.join(" or "))
+                    }
+                };
+                md += &format!(" {cell} |");
+            }
+            md += "\n";
+        }
+        md += &format!("\nRecorded {} by `cargo xtask matrix` on this machine. What each OS documents:\n\n", self.date);
+        md += "| probe |";
+        Os::ALL.iter().for_each(|os| md += &format!(" {os} |"));
+        md += "\n| --- |";
+        md += &" --- |".repeat(Os::ALL.len());
+        md += "\n";
+        for p in &self.probes {
+            md += &format!("| `{}` |", p.name);
+            for os in Os::ALL {
+                let e = &p.expect[&os];
+                let says = e.seen.as_ref().map_or("not decided".into(), |s| s.join(" or "));
+                md += &match &e.url {
+                    Some(url) => format!(" [{says}]({url}) |"),
+                    None => format!(" {says} |"),
+                };
+            }
+            md += "\n";
+        }
+        md
+    }
+}
+
+/// The report's section: per cell that ran the probes, each probe's
+/// verdict, then what each deviation saw.
+pub fn report(results: &[(&str, Option<String>, &[Seen])]) -> String {
+    let Some((_, _, first)) = results.iter().find(|(_, _, seen)| !seen.is_empty()) else { return String::new() };
+    let mut md = String::from("\n#### Fidelity probes (ci/fidelity.toml)\n\n| cell | stands for |");
+    first.iter().for_each(|s| md += &format!(" {} |", s.probe));
+    md += &format!("\n| --- | --- |{}\n", " --- |".repeat(first.len()));
+    let mut details = String::new();
+    for (cell, os, seen) in results.iter().filter(|(_, _, seen)| !seen.is_empty()) {
+        md += &format!("| {cell} | {} |", os.as_deref().unwrap_or("-"));
+        for s in seen.iter() {
+            let word = match s.verdict {
+                Some(Verdict::Matches) => "matches".into(),
+                Some(Verdict::Deviates) => format!("**deviates**: {}", s.seen),
+                Some(Verdict::Unknown) => format!("{} (not decided)", s.seen),
+                Some(Verdict::NotApplicable) => "n/a".into(),
+                None => format!("{} (not judged)", s.seen),
+            };
+            let changed = s.recorded.as_ref().map(|r| format!("; recorded {r}")).unwrap_or_default();
+            md += &format!(" {}{changed} |", word.replace('|', "\\|"));
+            if s.verdict == Some(Verdict::Deviates) || s.recorded.is_some() {
+                details += &format!("- {cell}: `{}` = {}: {}{changed}. {}\n", s.probe, s.seen, s.detail, s.documented);
+            }
+        }
+        md += "\n";
+    }
+    if !details.is_empty() {
+        md += &format!(
+            "\n<details><summary>What the deviations, and results unlike the record, saw</summary>\n\n{details}\n</details>\n"
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_names_every_probe_of_the_binary_and_no_other() {
+        let root = crate::root();
+        let fidelity = Fidelity::load(root).unwrap();
+        let source = std::fs::read_to_string(root.join("tests/fidelity.rs")).unwrap();
+        let table = source.split("const PROBES").nth(1).and_then(|rest| rest.split("];").next()).unwrap();
+        let in_binary: Vec<&str> = table.split('"').skip(1).step_by(2).collect();
+        let in_file: Vec<&str> = fidelity.probes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(in_binary, in_file);
+    }
+
+    #[test]
+    fn a_line_is_judged_against_the_os_and_compared_with_the_record() {
+        let fidelity = Fidelity::load(crate::root()).unwrap();
+        let lines = [
+            "fidelity: reset-by-read = end-of-stream; read: 0 bytes",
+            "fidelity: reset-by-accept = not-connected; accept: OS Error 10057",
+            "fidelity: half-close = no-read-closed; events: readable",
+            "fidelity: waker-coalescing = n/a; mio has no Waker on WASI",
+        ];
+        let mut seen: Vec<Seen> = lines.iter().map(|l| Seen::parse(l).unwrap()).collect();
+        assert_eq!(Seen::parse("test x ... ok").map(|s| s.probe), None);
+        let problems = fidelity.judge(Os::Windows, Some(Runtime::Wine), &mut seen);
+        let verdicts: Vec<_> = seen.iter().map(|s| s.verdict.unwrap()).collect();
+        use Verdict::*;
+        assert_eq!(verdicts, [Deviates, Deviates, Unknown, NotApplicable]);
+        assert_eq!(seen[0].detail, "read: 0 bytes");
+        assert!(problems.contains(&"the fidelity probe reset-by-write did not report".to_string()), "{problems:?}");
+        seen[0].seen = "reset".into();
+        fidelity.judge(Os::Windows, Some(Runtime::Wine), &mut seen);
+        assert_eq!((seen[0].verdict, seen[0].recorded.as_deref()), (Some(Matches), Some("end-of-stream")));
+    }
+}

@@ -1,0 +1,641 @@
+//! Fidelity probes: what this cell's runtime (the real OS, qemu-user, Wine
+//! or wasmtime) does with the socket events the server relies on. Each
+//! probe prints one line, `fidelity: NAME = SEEN; DETAIL`, where SEEN is a
+//! short token the matrix runner compares with what the real OS the cell
+//! stands for documents (ci/fidelity.toml holds those expectations and
+//! their sources); a deviation is a fact for the report, not a failure.
+//!
+//! The probes use the server's own sockets (`testing::listen`, `accept`),
+//! mio's `Poll` on one thread (WASI has no second one) and deadlines, never
+//! fixed ports. A probe that cannot run here says `n/a` and why; one whose
+//! set-up fails (no socket, no event before its deadline where one must
+//! come) fails this test binary, and so the cell.
+//!
+//! No libtest harness (`harness = false` in Cargo.toml): libtest would
+//! capture the lines of a passing test. The binary takes libtest's
+//! arguments: a filter that does not match `fidelity` runs nothing, and
+//! `--list` lists the one test.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use portable_echo::testing;
+
+/// The name libtest would give this test, for filters and `--list`.
+const NAME: &str = "fidelity";
+
+/// Longest wait for an event that must come. Generous: qemu-user and Wine
+/// are slow, and Windows retries a refused loopback connect for about 2 s.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a probe watches for events that must not come.
+const QUIET: Duration = Duration::from_millis(100);
+
+const LISTENER: Token = Token(0);
+const SERVER: Token = Token(1);
+const CLIENT: Token = Token(2);
+const PENDING: Token = Token(3);
+#[cfg(not(target_os = "wasi"))]
+const WAKER: Token = Token(4);
+
+/// What a probe saw: the token compared with the expectation, and what
+/// explains it.
+struct Seen {
+    token: String,
+    detail: String,
+}
+
+/// A probe's result: what it saw, `n/a` (it cannot run here), or an error
+/// that fails the binary.
+type Outcome = Result<Seen, Failure>;
+
+enum Failure {
+    /// The probe cannot run here, and why.
+    NotApplicable(String),
+    /// Its set-up failed.
+    Broken(String),
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Failure {
+        Failure::Broken(err.to_string())
+    }
+}
+
+fn seen(token: &str, detail: impl Into<String>) -> Outcome {
+    Ok(Seen {
+        token: token.into(),
+        detail: detail.into(),
+    })
+}
+
+/// A probe: it runs, and says what it saw.
+type Probe = fn() -> Outcome;
+
+const PROBES: [(&str, Probe); 8] = [
+    ("reset-by-read", reset_by_read),
+    ("reset-by-write", reset_by_write),
+    ("reset-by-accept", reset_by_accept),
+    ("refused-connect", refused_connect),
+    ("half-close", half_close),
+    ("false-readiness", false_readiness),
+    ("timer-lateness", timer_lateness),
+    ("waker-coalescing", waker_coalescing),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--list") {
+        println!("{NAME}: test");
+        return ExitCode::SUCCESS;
+    }
+    if !filters(&args)
+        .iter()
+        .all(|filter| NAME.contains(filter.as_str()))
+    {
+        return ExitCode::SUCCESS;
+    }
+    let mut broken = 0;
+    for (name, probe) in PROBES {
+        let (token, detail) = match probe() {
+            Ok(seen) => (seen.token, seen.detail),
+            Err(Failure::NotApplicable(why)) => ("n/a".into(), why),
+            Err(Failure::Broken(why)) => {
+                broken += 1;
+                ("broken".into(), why)
+            }
+        };
+        println!("fidelity: {name} = {token}; {}", detail.replace('\n', " "));
+    }
+    if broken > 0 {
+        eprintln!("{broken} fidelity probe(s) could not run: see their lines above");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// libtest's positional arguments (filters), skipping its options and the
+/// values of those that take one.
+fn filters(args: &[String]) -> Vec<String> {
+    const WITH_VALUE: [&str; 6] = [
+        "--test-threads",
+        "--skip",
+        "--format",
+        "--color",
+        "--logfile",
+        "-Z",
+    ];
+    let mut filters = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg.clone());
+        }
+    }
+    filters
+}
+
+/// One `Poll` and its events, with waits bounded by deadlines.
+struct Net {
+    poll: Poll,
+    events: Events,
+}
+
+/// The flags of one event, as mio names them.
+fn flags(event: &Event) -> String {
+    let all = [
+        (event.is_readable(), "readable"),
+        (event.is_writable(), "writable"),
+        (event.is_read_closed(), "read-closed"),
+        (event.is_write_closed(), "write-closed"),
+        (event.is_error(), "error"),
+    ];
+    let names: Vec<&str> = all
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "no flag".into()
+    } else {
+        names.join("+")
+    }
+}
+
+impl Net {
+    fn new() -> io::Result<Net> {
+        Ok(Net {
+            poll: Poll::new()?,
+            events: Events::with_capacity(64),
+        })
+    }
+
+    /// Waits until `token` has an event that `wanted` accepts, or `within`
+    /// passes; returns the flags of every event `token` had meanwhile.
+    fn wait_for(
+        &mut self,
+        token: Token,
+        within: Duration,
+        wanted: impl Fn(&Event) -> bool,
+    ) -> io::Result<Option<Vec<String>>> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.poll_once(Some(left))?;
+            let mut done = false;
+            for event in self.events.iter().filter(|event| event.token() == token) {
+                seen.push(flags(event));
+                done |= wanted(event);
+            }
+            if done {
+                return Ok(Some(seen));
+            }
+        }
+    }
+
+    /// Polls once; an interrupted wait counts as a wait that saw nothing.
+    fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self.poll.poll(&mut self.events, timeout) {
+            Err(err) if err.kind() == ErrorKind::Interrupted => {
+                self.events.clear();
+                Ok(())
+            }
+            result => result,
+        }
+    }
+
+    /// Takes every event already pending, so that a probe starts quiet.
+    fn drain(&mut self) -> io::Result<()> {
+        self.poll_once(Some(Duration::from_millis(20)))
+    }
+}
+
+/// A listener on 127.0.0.1 port 0 (the server's own socket), or why none
+/// can exist here (WASI preview 1).
+fn listener(net: &Net) -> Result<TcpListener, Failure> {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut listener = match testing::listen(addr) {
+        Ok(listener) => listener,
+        Err(err) if err.kind() == ErrorKind::Unsupported => {
+            return Err(Failure::NotApplicable(format!(
+                "no socket can be bound here: {err}"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    net.poll
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    Ok(listener)
+}
+
+/// A client connected to `listener`, registered for both directions, once
+/// the connection is established (it is then in the listen queue).
+fn connected_client(net: &mut Net, listener: &TcpListener) -> Result<TcpStream, Failure> {
+    let mut client = connect(listener.local_addr()?)?;
+    net.poll
+        .registry()
+        .register(&mut client, CLIENT, Interest::READABLE | Interest::WRITABLE)?;
+    net.wait_for(CLIENT, DEADLINE, Event::is_writable)?
+        .ok_or_else(|| Failure::Broken("the client's connect never became writable".into()))?;
+    if let Some(err) = client.take_error()? {
+        return Err(Failure::Broken(format!(
+            "connecting the probe's client: {err}"
+        )));
+    }
+    Ok(client)
+}
+
+/// mio's non-blocking connect. WASI preview 1 has none; no probe gets this
+/// far there, since nothing can be bound.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    #[cfg(not(all(target_os = "wasi", target_env = "p1")))]
+    return TcpStream::connect(addr);
+    #[cfg(all(target_os = "wasi", target_env = "p1"))]
+    return Err(io::Error::new(
+        ErrorKind::Unsupported,
+        format!("no connect to {addr} on WASI preview 1"),
+    ));
+}
+
+/// The server's accepted end, registered for both directions; waits for
+/// the listener to report the connection.
+fn accepted(net: &mut Net, listener: &mut TcpListener) -> Result<TcpStream, Failure> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match testing::accept(listener, net.poll.registry(), LISTENER) {
+            Ok(mut stream) => {
+                net.poll.registry().register(
+                    &mut stream,
+                    SERVER,
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                return Ok(stream);
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                net.wait_for(LISTENER, QUIET, Event::is_readable)?;
+            }
+            Err(err) => {
+                return Err(Failure::Broken(format!(
+                    "accepting the probe's client: {err}"
+                )));
+            }
+        }
+    }
+}
+
+/// A listener, a connected client and the server's accepted end.
+fn pair(net: &mut Net) -> Result<(TcpListener, TcpStream, TcpStream), Failure> {
+    let mut listener = listener(net)?;
+    let client = connected_client(net, &listener)?;
+    let server = accepted(net, &mut listener)?;
+    net.drain()?;
+    Ok((listener, server, client))
+}
+
+/// Closes `client` abortively (SO_LINGER 0, the server's own reset on
+/// close), so its peer is sent a reset; or why it cannot here. WASI has no
+/// SO_LINGER, and wasmtime shuts a dropped socket down (a FIN) before it
+/// closes it (strace of wasmtime 48: `shutdown(SHUT_RD)`, `shutdown(SHUT_WR)`,
+/// `close`), so a peer inside WASI never resets.
+fn reset(client: TcpStream) -> Result<(), Failure> {
+    if let Err(err) = testing::set_reset_on_close(&client) {
+        return Err(Failure::NotApplicable(format!(
+            "a peer here cannot reset: setting SO_LINGER 0: {err}"
+        )));
+    }
+    drop(client);
+    Ok(())
+}
+
+/// The token for what a read or write returned.
+fn io_token(result: &io::Result<usize>) -> String {
+    match result {
+        Ok(0) => "end-of-stream".into(),
+        Ok(_) => "data".into(),
+        Err(err) => error_token(err),
+    }
+}
+
+fn error_token(err: &io::Error) -> String {
+    match err.kind() {
+        ErrorKind::ConnectionReset => "reset".into(),
+        ErrorKind::ConnectionAborted => "aborted".into(),
+        ErrorKind::BrokenPipe => "broken-pipe".into(),
+        ErrorKind::NotConnected => "not-connected".into(),
+        ErrorKind::ConnectionRefused => "refused".into(),
+        ErrorKind::WouldBlock => "would-block".into(),
+        other => format!("error-{other:?}").to_lowercase(),
+    }
+}
+
+fn describe(result: &io::Result<usize>) -> String {
+    match result {
+        Ok(n) => format!("{n} bytes"),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// The peer resets an idle connection: what the next read returns.
+fn reset_by_read() -> Outcome {
+    let mut net = Net::new()?;
+    let (_listener, mut server, client) = pair(&mut net)?;
+    reset(client)?;
+    let events = net
+        .wait_for(SERVER, DEADLINE, |event| {
+            event.is_readable() || event.is_read_closed() || event.is_error()
+        })?
+        .ok_or_else(|| Failure::Broken("no event on the server's end after the reset".into()))?;
+    let read = server.read(&mut [0; 64]);
+    seen(
+        &io_token(&read),
+        format!("read: {}; events: {}", describe(&read), events.join(", ")),
+    )
+}
+
+/// The peer resets an idle connection: what the next write returns (a
+/// second write says what the first one hid).
+fn reset_by_write() -> Outcome {
+    let mut net = Net::new()?;
+    let (_listener, mut server, client) = pair(&mut net)?;
+    reset(client)?;
+    net.wait_for(SERVER, DEADLINE, |event| {
+        event.is_readable() || event.is_read_closed() || event.is_error()
+    })?
+    .ok_or_else(|| Failure::Broken("no event on the server's end after the reset".into()))?;
+    let first = server.write(b"after the reset");
+    let second = server.write(b"and again");
+    seen(
+        &io_token(&first),
+        format!(
+            "first write: {}; second: {}",
+            describe(&first),
+            describe(&second)
+        ),
+    )
+}
+
+/// A client connects and resets while it waits in the listen queue: what
+/// accept returns, and how the server reads it.
+fn reset_by_accept() -> Outcome {
+    let mut net = Net::new()?;
+    let mut listener = listener(&net)?;
+    let client = connected_client(&mut net, &listener)?;
+    reset(client)?;
+    net.wait_for(LISTENER, QUIET, Event::is_readable)?;
+    match testing::accept(&mut listener, net.poll.registry(), LISTENER) {
+        Ok(mut stream) => {
+            net.poll
+                .registry()
+                .register(&mut stream, SERVER, Interest::READABLE)?;
+            net.wait_for(SERVER, DEADLINE, |event| {
+                event.is_readable() || event.is_error()
+            })?;
+            let read = stream.read(&mut [0; 64]);
+            seen(
+                "accepted",
+                format!("then the first read: {}", describe(&read)),
+            )
+        }
+        Err(err) if err.kind() == ErrorKind::WouldBlock => seen(
+            "vanished",
+            "accept would block: the connection left the queue unreported",
+        ),
+        Err(err) => {
+            let meaning = testing::accept_error_meaning(&err);
+            seen(
+                &error_token(&err),
+                format!("accept: {err}; the server reads it as {meaning}"),
+            )
+        }
+    }
+}
+
+/// A non-blocking connect to a loopback port nobody listens on.
+fn refused_connect() -> Outcome {
+    let mut net = Net::new()?;
+    let closed = {
+        let listener = listener(&net)?;
+        listener.local_addr()?
+    };
+    let started = Instant::now();
+    let mut client = match connect(closed) {
+        Ok(client) => client,
+        Err(err) => return seen(&error_token(&err), format!("connect itself failed: {err}")),
+    };
+    net.poll
+        .registry()
+        .register(&mut client, CLIENT, Interest::READABLE | Interest::WRITABLE)?;
+    let Some(events) = net.wait_for(CLIENT, DEADLINE, |_| true)? else {
+        return seen("no-event", format!("nothing within {DEADLINE:?}"));
+    };
+    let took = started.elapsed();
+    let (token, error) = match client.take_error()? {
+        Some(err) => (error_token(&err), err.to_string()),
+        None => match client.peer_addr() {
+            Ok(peer) => ("connected".into(), format!("connected to {peer}")),
+            Err(err) => (
+                error_token(&err),
+                format!("no pending error; peer_addr: {err}"),
+            ),
+        },
+    };
+    seen(
+        &token,
+        format!("{error}; events: {}; after {took:.1?}", events.join(", ")),
+    )
+}
+
+/// The peer sends a few bytes and shuts down its write side: whether an
+/// event says read-closed, and what the reads return. Reads go on until
+/// `WouldBlock` or the end, as mio asks of every backend.
+fn half_close() -> Outcome {
+    let mut net = Net::new()?;
+    let (_listener, mut server, mut client) = pair(&mut net)?;
+    client.write_all(b"abc")?;
+    client.shutdown(Shutdown::Write)?;
+    let (mut events, mut reads) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + DEADLINE;
+    let ended = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(seen) = net.wait_for(SERVER, left, |event| {
+            event.is_readable() || event.is_read_closed()
+        })?
+        else {
+            break false;
+        };
+        events.extend(seen);
+        let read = loop {
+            let read = server.read(&mut [0; 64]);
+            reads.push(describe(&read));
+            if !matches!(read, Ok(n) if n > 0) {
+                break read;
+            }
+        };
+        match read {
+            Ok(_) => break true,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => break false,
+        }
+    };
+    if !ended {
+        return Err(Failure::Broken(format!(
+            "the end of stream was never read (events: {}; reads: {})",
+            events.join(", "),
+            reads.join(", ")
+        )));
+    }
+    let token = if events.iter().any(|e| e.contains("read-closed")) {
+        "read-closed"
+    } else {
+        "no-read-closed"
+    };
+    seen(
+        token,
+        format!("events: {}; reads: {}", events.join(", "), reads.join(", ")),
+    )
+}
+
+/// An idle connection registered for both directions: readable reports
+/// that a read then refutes (`WouldBlock`) during [`QUIET`]. Then a
+/// listener registered for both directions with a connection pending:
+/// whether its event says writable too (a listener has nothing to write).
+fn false_readiness() -> Outcome {
+    let mut net = Net::new()?;
+    let (mut listener, mut server, _client) = pair(&mut net)?;
+    let (mut false_readable, mut wakeups) = (0, 0);
+    let deadline = Instant::now() + QUIET;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        net.poll_once(Some(left))?;
+        wakeups += 1;
+        let readable = net
+            .events
+            .iter()
+            .any(|event| event.token() == SERVER && event.is_readable());
+        if readable {
+            match server.read(&mut [0; 64]) {
+                Err(err) if err.kind() == ErrorKind::WouldBlock => false_readable += 1,
+                other => {
+                    return Err(Failure::Broken(format!(
+                        "the idle connection read {}",
+                        describe(&other)
+                    )));
+                }
+            }
+        }
+    }
+    net.poll.registry().reregister(
+        &mut listener,
+        LISTENER,
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
+    // Not `connected_client`: its wait would take the listener's event.
+    let mut pending = connect(listener.local_addr()?)?;
+    net.poll
+        .registry()
+        .register(&mut pending, PENDING, Interest::WRITABLE)?;
+    let listener_events = net
+        .wait_for(LISTENER, DEADLINE, Event::is_readable)?
+        .ok_or_else(|| {
+            Failure::Broken("the listener never reported the pending connection".into())
+        })?;
+    let listener_writable = listener_events
+        .iter()
+        .any(|flags| flags.contains("writable"));
+    let token = match (false_readable, listener_writable) {
+        (0, false) => "none",
+        (_, false) => "false-readable",
+        (0, true) => "listener-writable",
+        (_, true) => "false-readable+listener-writable",
+    };
+    seen(
+        token,
+        format!(
+            "idle connection: {false_readable} readable reports a read refuted in {QUIET:?} \
+             ({wakeups} wake-ups); listener with a connection pending: {}",
+            listener_events.join(", ")
+        ),
+    )
+}
+
+/// Ten waits of 10 ms with nothing registered: never early, and how late.
+fn timer_lateness() -> Outcome {
+    const WAIT: Duration = Duration::from_millis(10);
+    let mut net = Net::new()?;
+    let mut late: Vec<f64> = Vec::new();
+    let mut early = 0;
+    for _ in 0..10 {
+        let started = Instant::now();
+        net.poll_once(Some(WAIT))?;
+        let took = started.elapsed();
+        match took.checked_sub(WAIT) {
+            Some(over) => late.push(over.as_secs_f64() * 1e3),
+            None => {
+                early += 1;
+                late.push(-((WAIT - took).as_secs_f64() * 1e3));
+            }
+        }
+    }
+    late.sort_by(f64::total_cmp);
+    seen(
+        if early == 0 { "not-early" } else { "early" },
+        format!(
+            "10 waits of {WAIT:?}: late by {:.2} ms median, {:.2} to {:.2} ms; {early} ended early",
+            late[late.len() / 2],
+            late[0],
+            late[late.len() - 1]
+        ),
+    )
+}
+
+/// Three wakes before a poll: how many events the waker's token gets, in
+/// that poll and in one more.
+#[cfg(not(target_os = "wasi"))]
+fn waker_coalescing() -> Outcome {
+    let mut net = Net::new()?;
+    let waker = mio::Waker::new(net.poll.registry(), WAKER)?;
+    for _ in 0..3 {
+        waker.wake()?;
+    }
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        net.poll_once(Some(QUIET))?;
+        counts.push(
+            net.events
+                .iter()
+                .filter(|event| event.token() == WAKER)
+                .count(),
+        );
+    }
+    let token = match counts[..] {
+        [1, 0] => "one".to_string(),
+        [3, 0] => "one-per-wake".to_string(),
+        [first, then] => format!("{first}-then-{then}"),
+        _ => unreachable!("two polls"),
+    };
+    seen(
+        &token,
+        format!(
+            "3 wakes: {} event(s) in the first poll, {} in the next",
+            counts[0], counts[1]
+        ),
+    )
+}
+
+#[cfg(target_os = "wasi")]
+fn waker_coalescing() -> Outcome {
+    Err(Failure::NotApplicable(
+        "mio has no Waker on WASI, and a WASI program has no other thread to wake it".into(),
+    ))
+}
