@@ -103,8 +103,28 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
     let host = host()?;
     let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let abs = root.to_string_lossy().replace('\\', "/");
-    let planner =
-        |host, via, throwaway| Planner { matrix: &m, host, via, root: &abs, target_dir: &target_dir, throwaway };
+    // mio's registry source, which only the expect-failure cell builds from.
+    let mio = match &command {
+        Cmd::Cell { name, dry_run: false, .. } if is_expect_failure(&m, std::slice::from_ref(name)) => {
+            mio_source(root)?
+        }
+        Cmd::Matrix { cell, kind, .. }
+            if (cell.is_empty() || is_expect_failure(&m, cell))
+                && (kind.is_empty() || kind.iter().any(|k| k == "expect-failure")) =>
+        {
+            mio_source(root)?
+        }
+        _ => "<mio>".into(),
+    };
+    let planner = |host, via, throwaway| Planner {
+        matrix: &m,
+        host,
+        via,
+        root: &abs,
+        target_dir: &target_dir,
+        throwaway,
+        mio: &mio,
+    };
     match command {
         Cmd::Gen { check } => {
             let problems = generated::generate(root, &m, check);
@@ -173,6 +193,29 @@ fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
             Ok(!report::write(root, &report::load(root, &m, &cells), true))
         }
     }
+}
+
+/// Whether any of the named cells (comma lists allowed) is expect-failure.
+fn is_expect_failure(m: &Matrix, names: &[String]) -> bool {
+    let names = names.iter().flat_map(|n| n.split(','));
+    names.filter_map(|n| m.cell(n).ok()).any(|c| c.kind == "expect-failure")
+}
+
+/// The directory of the registry source of the mio that Cargo.lock pins,
+/// from `cargo metadata` (which downloads it when it is missing).
+fn mio_source(root: &Path) -> Result<String, String> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--locked", "--format-version", "1"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    let failed = || format!("cargo metadata: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| failed())?;
+    let packages = meta["packages"].as_array().ok_or_else(failed)?;
+    let mio = packages.iter().find(|p| p["name"] == "mio").ok_or("cargo metadata names no mio package")?;
+    let manifest = mio["manifest_path"].as_str().ok_or("cargo metadata gives mio no manifest_path")?;
+    let dir = Path::new(manifest).parent().ok_or("mio's manifest_path has no directory")?;
+    Ok(dir.to_string_lossy().replace('\\', "/"))
 }
 
 /// The repository: ci/'s parent.

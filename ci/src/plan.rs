@@ -42,8 +42,9 @@ pub struct Step {
 #[derive(Debug)]
 pub enum What {
     Run(Cmd),
-    /// `Fail(cmd, status, says)`: the command must exit with `status` and print `says`.
-    Fail(Cmd, i32, &'static str),
+    /// `Alike(ours, original)`: both must fail with the same exit status
+    /// and the same panic message (the line after `panicked at ...`).
+    Alike(Cmd, Cmd),
     /// An empty directory, made fresh.
     Clear(String),
     /// Fails, printing them, if files appeared in the directory.
@@ -106,13 +107,17 @@ pub struct Planner<'a> {
     /// incremental caches, and debug info only as line tables (backtraces
     /// still name file and line), a third to a half less disk.
     pub throwaway: bool,
+    /// mio's registry source (the directory of its Cargo.toml), as `cargo
+    /// metadata` names it for the mio of Cargo.lock: its example is the
+    /// oracle of the WASI preview 1 failure.
+    pub mio: &'a str,
 }
 
 impl<'a> Planner<'a> {
     /// The planner of ci/plans.md and README's tables: the repository as
     /// `<repo>`, cargo's own target directory, the builds kept.
     pub fn new(matrix: &'a Matrix, host: &'a str, via: Via) -> Planner<'a> {
-        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false }
+        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false, mio: "<mio>" }
     }
 
     /// Where the cell's build goes that cells of another target do not
@@ -174,11 +179,18 @@ impl<'a> Planner<'a> {
             Kind::Check => plan.run("clippy", c.clippy(&[])),
             Kind::ExpectFailure => {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
-                // A panic aborts on wasm; wasmtime reports the trap with 134
-                // on Unix hosts, 3 on Windows hosts.
-                let status = if host.contains("-windows") { 3 } else { 134 };
-                let cmd = c.with_env(Cmd::new("wasmtime").args([c.wasm()]), false);
-                plan.step("expect-failure", What::Fail(cmd, status, "can't bind to an address with wasi"));
+                // The original: mio's own examples/tcp_server.rs, built from
+                // the registry source of the mio in Cargo.lock (its package
+                // ships the example and a Cargo.lock), in this target's part
+                // of the build.
+                let dir = format!("{}/{target}/mio-example", c.target_dir());
+                let manifest = format!("{}/Cargo.toml", self.mio);
+                let example = ["build", "--locked", "--manifest-path", &manifest, "--example", "tcp_server"];
+                let example = c.plus("cargo").args(example).args(["--features", "os-poll,net", "--target", target]);
+                plan.run("original", example.env("CARGO_TARGET_DIR", &dir));
+                let run = |wasm: String| c.with_env(Cmd::new("wasmtime").args([wasm]), false);
+                let original = run(format!("{dir}/{target}/debug/examples/tcp_server.wasm"));
+                plan.step("expect-failure", What::Alike(run(c.wasm()), original));
             }
             Kind::Serve => {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
@@ -444,7 +456,9 @@ impl fmt::Display for Step {
         write!(f, "{}: ", self.name)?;
         match &self.what {
             What::Run(cmd) => write!(f, "{cmd}"),
-            What::Fail(cmd, status, says) => write!(f, "{cmd} (must exit {status} and say {says:?})"),
+            What::Alike(ours, original) => {
+                write!(f, "{ours}, then {original} (both fail alike: exit status and panic message)")
+            }
             What::Clear(dir) => write!(f, "an empty {dir}"),
             What::Empty(dir) => write!(f, "nothing written to {dir}"),
         }

@@ -197,10 +197,12 @@ impl Runner<'_> {
                     let (status, _) = self.spawn(cmd, &mut out);
                     (status == Some(0), format!("exit status {status:?}"))
                 }
-                What::Fail(cmd, status, says) => {
-                    let (got, text) = self.spawn(cmd, &mut out);
-                    let said = text.contains(says);
-                    (got == Some(*status) && said, format!("exit status {got:?}, want {status}; says {says:?}: {said}"))
+                What::Alike(ours, original) => {
+                    let ours = self.spawn(ours, &mut out);
+                    let original = self.spawn(original, &mut out);
+                    let (same, what) = alike(ours, original);
+                    self.say(&format!("compared: {what}"));
+                    (same, what)
                 }
                 What::Clear(dir) => {
                     let dir = self.root.join(dir);
@@ -329,6 +331,22 @@ impl Runner<'_> {
     }
 }
 
+/// Whether our binary failed as the original did: the same exit status,
+/// not 0, and the same panic message; and what each did.
+fn alike(ours: (Option<i32>, String), original: (Option<i32>, String)) -> (bool, String) {
+    let message = |text: &str| {
+        let mut lines = text.lines().skip_while(|l| !l.contains(" panicked at "));
+        lines.nth(1).map(str::to_string)
+    };
+    let (mine, theirs) = (message(&ours.1), message(&original.1));
+    let same = ours.0 == original.0 && ours.0 != Some(0) && mine.is_some() && mine == theirs;
+    let why = format!(
+        "exit status {:?}, panic message {mine:?}; mio's example: exit status {:?}, panic message {theirs:?}",
+        ours.0, original.0
+    );
+    (same, why)
+}
+
 fn start(cmd: &Cmd, root: &Path) -> io::Result<(Child, io::PipeReader)> {
     let (reader, writer) = io::pipe()?;
     let mut command = Command::new(&cmd.program);
@@ -433,6 +451,18 @@ mod tests {
     fn colour_codes_are_stripped() {
         assert_eq!(strip_ansi("\x1b[1m\x1b[91merror[E0425]\x1b[0m: cannot find"), "error[E0425]: cannot find");
         assert_eq!(strip_ansi("see \x1b]8;;file:///src/a.rs\x1b\\src/a.rs\x1b]8;;\x1b\\"), "see src/a.rs");
+    }
+
+    #[test]
+    fn a_failure_is_alike_only_with_the_same_status_and_panic_message() {
+        let run = |status, location: &str, message: &str| {
+            (Some(status), format!("\nthread 'main' (1) panicked at {location}:\n{message}\nnote: run with ...\n"))
+        };
+        let original = run(134, "examples/tcp_server.rs:193:5", "can't bind to an address with wasi");
+        assert!(alike(run(134, "src/main.rs:222:59", "can't bind to an address with wasi"), original.clone()).0);
+        assert!(!alike(run(134, "src/main.rs:1:1", "cannot bind"), original.clone()).0);
+        assert!(!alike(run(1, "src/main.rs:1:1", "can't bind to an address with wasi"), original.clone()).0);
+        assert!(!alike((Some(0), String::new()), (Some(0), String::new())).0, "a success is no failure");
     }
 
     #[test]
