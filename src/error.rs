@@ -12,10 +12,14 @@ pub(crate) fn describe(err: &io::Error) -> String {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
     };
+    // An acronym keeps its case: Wine's "OS Error 10057 ...".
     let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
+    match (chars.next(), chars.next()) {
+        (Some(first), second) if !second.is_some_and(char::is_uppercase) => first
+            .to_lowercase()
+            .chain(text[first.len_utf8()..].chars())
+            .collect(),
+        _ => text,
     }
 }
 
@@ -61,6 +65,13 @@ mod tests {
         assert_eq!(describe(&err), "address already in use");
         let err = io::Error::other("plain");
         assert_eq!(describe(&err), "plain");
+        let err = io::Error::other(
+            "OS Error 10057 (FormatMessageW() returned error 317) (os error 10057)",
+        );
+        assert_eq!(
+            describe(&err),
+            "OS Error 10057 (FormatMessageW() returned error 317)"
+        );
     }
 
     #[test]
