@@ -97,7 +97,8 @@ impl Runtime {
         match kind {
             Kind::Test(Runner::Qemu(_)) | Kind::Cross => Some(Runtime::QemuUser),
             Kind::Test(Runner::Wine) => Some(Runtime::Wine),
-            Kind::Test(Runner::Wasmtime) => Some(Runtime::Wasmtime),
+            // Preview 1 has no sockets: its probes are n/a, not wasmtime's record.
+            Kind::Test(Runner::Wasmtime) if build.target != "wasm32-wasip1" => Some(Runtime::Wasmtime),
             Kind::Test(Runner::Native | Runner::Host) | Kind::Sanitizer(_)
                 if Os::of(&build.target) == Some(Os::Linux) && via != Via::Cross =>
             {
