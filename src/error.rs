@@ -12,13 +12,14 @@ pub(crate) fn describe(err: &io::Error) -> String {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
     };
-    // An acronym keeps its case: Wine's "OS Error 10057 ...".
+    // A first word with capitals after its first letter is an acronym and
+    // keeps its case: Wine's "OS Error 10057 ...", wasi-libc's "I/O error".
+    let first_word = text.split_whitespace().next().unwrap_or_default();
     let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        (Some(first), second) if !second.is_some_and(char::is_uppercase) => first
-            .to_lowercase()
-            .chain(text[first.len_utf8()..].chars())
-            .collect(),
+    match chars.next() {
+        Some(first) if !first_word.chars().skip(1).any(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
         _ => text,
     }
 }
@@ -72,6 +73,10 @@ mod tests {
             describe(&err),
             "OS Error 10057 (FormatMessageW() returned error 317)"
         );
+        let err = io::Error::other("I/O error (os error 29)");
+        assert_eq!(describe(&err), "I/O error");
+        let err = io::Error::other("A connection was aborted");
+        assert_eq!(describe(&err), "a connection was aborted");
     }
 
     #[test]
