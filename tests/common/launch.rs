@@ -304,6 +304,24 @@ impl Launched {
         assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
     }
 
+    /// Holds the server still, every thread of it, until [`Launched::release`]:
+    /// what clients do meanwhile happens in the kernel's listen queue.
+    /// SIGSTOP on Unix (qemu-user and wasmtime are stopped with their guest).
+    pub(crate) fn hold(&self) {
+        #[cfg(unix)]
+        self.signal(libc::SIGSTOP);
+        #[cfg(windows)]
+        windows_process::suspend(&self.child);
+    }
+
+    /// Lets a server held by [`Launched::hold`] run again.
+    pub(crate) fn release(&self) {
+        #[cfg(unix)]
+        self.signal(libc::SIGCONT);
+        #[cfg(windows)]
+        windows_process::resume(&self.child);
+    }
+
     /// Writes `bytes` to the server's stdin.
     pub(crate) fn write_stdin(&mut self, bytes: &[u8]) {
         use std::io::Write;
@@ -485,4 +503,32 @@ pub(crate) fn parse_stats(log: &str) -> Option<Stats> {
     stats.bytes.peak_pending_one = peak_one as usize;
     stats.bytes.peak_pending_total = peak_total as usize;
     Some(stats)
+}
+
+/// Windows has no stop signal; ntdll's NtSuspendProcess and NtResumeProcess
+/// suspend and resume every thread of a process (Process Explorer's
+/// "Suspend"; Wine implements both in its server). windows-sys does not
+/// declare them: they are ntdll exports without a Win32 wrapper.
+#[cfg(windows)]
+mod windows_process {
+    use std::os::windows::io::AsRawHandle;
+    use std::process::Child;
+
+    #[link(name = "ntdll")]
+    unsafe extern "system" {
+        fn NtSuspendProcess(process: *mut std::ffi::c_void) -> i32;
+        fn NtResumeProcess(process: *mut std::ffi::c_void) -> i32;
+    }
+
+    pub(crate) fn suspend(child: &Child) {
+        // SAFETY: the handle is our live child's, opened with all access.
+        let status = unsafe { NtSuspendProcess(child.as_raw_handle()) };
+        assert_eq!(status, 0, "NtSuspendProcess: NTSTATUS {status:#x}");
+    }
+
+    pub(crate) fn resume(child: &Child) {
+        // SAFETY: as in `suspend`.
+        let status = unsafe { NtResumeProcess(child.as_raw_handle()) };
+        assert_eq!(status, 0, "NtResumeProcess: NTSTATUS {status:#x}");
+    }
 }

@@ -137,9 +137,9 @@ pub(crate) fn start_with(
 /// [`start`], with `before_accepting` run while the server listens but
 /// accepts nothing, so that what it does happens in the listen queue: in
 /// process, between `Server::bind` and `Server::run`; launched, while the
-/// process is stopped with SIGSTOP (SIGCONT resumes it; under qemu-user and
-/// wasmtime the stopped process is the runtime itself). Windows has no
-/// stop signal, so there the launched variant cannot hold its accepts.
+/// process is held still ([`Launched::hold`]: SIGSTOP on Unix, where under
+/// qemu-user and wasmtime the held process is the runtime itself;
+/// NtSuspendProcess on Windows and under Wine).
 pub(crate) fn start_holding_accepts(
     mode: Mode,
     config: Config,
@@ -152,19 +152,16 @@ pub(crate) fn start_holding_accepts(
             before_accepting(server.local_addr());
             run_in_process(server)
         }
-        #[cfg(unix)]
         Mode::BlackBox => {
             let server = start(mode, config);
             let Running::Launched(launched) = &server.running else {
                 unreachable!("a black-box server is launched")
             };
-            launched.signal(libc::SIGSTOP);
+            launched.hold();
             before_accepting(server.addr);
-            launched.signal(libc::SIGCONT);
+            launched.release();
             server
         }
-        #[cfg(not(unix))]
-        Mode::BlackBox => panic!("a launched server cannot hold its accepts without SIGSTOP"),
     }
 }
 
