@@ -11,6 +11,18 @@
 //! set-up fails (no socket, no event before its deadline where one must
 //! come) fails this test binary, and so the cell.
 //!
+//! The reset probes run twice: with the resetting peer a socket of this
+//! process, inside the same runtime (`reset-by-*`), and with it a process
+//! on the host, outside the runtime, as a real server's clients are
+//! (`host-reset-by-*`). That peer is the matrix runner's: it listens at
+//! `PORTABLE_ECHO_FIDELITY_PEER` and takes one request per line on a
+//! control connection, `connect PORT` (it connects to 127.0.0.1:PORT and
+//! answers `connected`) and `reset` (it closes that connection with
+//! SO_LINGER 0 and answers `reset`); ci/src/peer.rs. Without it those
+//! probes say `n/a`. Under Wine and wasmtime the two peers differ: a WASI
+//! program cannot reset at all, and Wine's sockets talk to each other
+//! through the host's.
+//!
 //! No libtest harness (`harness = false` in Cargo.toml): libtest would
 //! capture the lines of a passing test. The binary takes libtest's
 //! arguments: a filter that does not match `fidelity` runs nothing, and
@@ -42,6 +54,11 @@ const CLIENT: Token = Token(2);
 const PENDING: Token = Token(3);
 #[cfg(not(target_os = "wasi"))]
 const WAKER: Token = Token(4);
+const CONTROL: Token = Token(5);
+
+/// The variable that names the host peer's address (see the module's
+/// documentation).
+const HOST_PEER: &str = "PORTABLE_ECHO_FIDELITY_PEER";
 
 /// What a probe saw: the token compared with the expectation, and what
 /// explains it.
@@ -77,10 +94,13 @@ fn seen(token: &str, detail: impl Into<String>) -> Outcome {
 /// A probe: it runs, and says what it saw.
 type Probe = fn() -> Outcome;
 
-const PROBES: [(&str, Probe); 8] = [
-    ("reset-by-read", reset_by_read),
-    ("reset-by-write", reset_by_write),
-    ("reset-by-accept", reset_by_accept),
+const PROBES: [(&str, Probe); 11] = [
+    ("reset-by-read", || reset_by_read(PeerAt::Runtime)),
+    ("reset-by-write", || reset_by_write(PeerAt::Runtime)),
+    ("reset-by-accept", || reset_by_accept(PeerAt::Runtime)),
+    ("host-reset-by-read", || reset_by_read(PeerAt::Host)),
+    ("host-reset-by-write", || reset_by_write(PeerAt::Host)),
+    ("host-reset-by-accept", || reset_by_accept(PeerAt::Host)),
     ("refused-connect", refused_connect),
     ("half-close", half_close),
     ("false-readiness", false_readiness),
@@ -142,31 +162,57 @@ fn filters(args: &[String]) -> Vec<String> {
     filters
 }
 
-/// One `Poll` and its events, with waits bounded by deadlines.
+/// The flags of one event, kept past the next poll.
+#[derive(Clone, Copy)]
+struct Flags {
+    readable: bool,
+    writable: bool,
+    read_closed: bool,
+    write_closed: bool,
+    error: bool,
+}
+
+impl Flags {
+    fn of(event: &Event) -> Flags {
+        Flags {
+            readable: event.is_readable(),
+            writable: event.is_writable(),
+            read_closed: event.is_read_closed(),
+            write_closed: event.is_write_closed(),
+            error: event.is_error(),
+        }
+    }
+
+    /// The flags, as mio names them.
+    fn describe(self) -> String {
+        let all = [
+            (self.readable, "readable"),
+            (self.writable, "writable"),
+            (self.read_closed, "read-closed"),
+            (self.write_closed, "write-closed"),
+            (self.error, "error"),
+        ];
+        let names: Vec<&str> = all
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| *name)
+            .collect();
+        if names.is_empty() {
+            "no flag".into()
+        } else {
+            names.join("+")
+        }
+    }
+}
+
+/// One `Poll` and its events, with waits bounded by deadlines. An event
+/// for another token than the one waited for is kept for its own wait:
+/// readiness is edge-triggered, and a lost edge would never come again.
 struct Net {
     poll: Poll,
     events: Events,
-}
-
-/// The flags of one event, as mio names them.
-fn flags(event: &Event) -> String {
-    let all = [
-        (event.is_readable(), "readable"),
-        (event.is_writable(), "writable"),
-        (event.is_read_closed(), "read-closed"),
-        (event.is_write_closed(), "write-closed"),
-        (event.is_error(), "error"),
-    ];
-    let names: Vec<&str> = all
-        .iter()
-        .filter(|(set, _)| *set)
-        .map(|(_, name)| *name)
-        .collect();
-    if names.is_empty() {
-        "no flag".into()
-    } else {
-        names.join("+")
-    }
+    /// Events that came while another token was waited for.
+    kept: Vec<(Token, Flags)>,
 }
 
 impl Net {
@@ -174,32 +220,49 @@ impl Net {
         Ok(Net {
             poll: Poll::new()?,
             events: Events::with_capacity(64),
+            kept: Vec::new(),
         })
     }
 
     /// Waits until `token` has an event that `wanted` accepts, or `within`
-    /// passes; returns the flags of every event `token` had meanwhile.
+    /// passes; returns the flags of every event `token` had meanwhile,
+    /// those kept from earlier waits first.
     fn wait_for(
         &mut self,
         token: Token,
         within: Duration,
-        wanted: impl Fn(&Event) -> bool,
+        wanted: impl Fn(Flags) -> bool,
     ) -> io::Result<Option<Vec<String>>> {
         let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
+        let (mut seen, mut done) = (Vec::new(), false);
+        let mut mine = Vec::new();
+        for (of, flags) in std::mem::take(&mut self.kept) {
+            if of == token {
+                mine.push(flags);
+            } else {
+                self.kept.push((of, flags));
+            }
+        }
         loop {
+            for flags in mine.drain(..) {
+                seen.push(flags.describe());
+                done |= wanted(flags);
+            }
+            if done {
+                return Ok(Some(seen));
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
             }
             self.poll_once(Some(left))?;
-            let mut done = false;
-            for event in self.events.iter().filter(|event| event.token() == token) {
-                seen.push(flags(event));
-                done |= wanted(event);
-            }
-            if done {
-                return Ok(Some(seen));
+            for event in self.events.iter() {
+                let flags = Flags::of(event);
+                if event.token() == token {
+                    mine.push(flags);
+                } else {
+                    self.kept.push((event.token(), flags));
+                }
             }
         }
     }
@@ -215,8 +278,10 @@ impl Net {
         }
     }
 
-    /// Takes every event already pending, so that a probe starts quiet.
+    /// Takes every event already pending, and forgets those kept, so that
+    /// a probe starts quiet.
     fn drain(&mut self) -> io::Result<()> {
+        self.kept.clear();
         self.poll_once(Some(Duration::from_millis(20)))
     }
 }
@@ -247,7 +312,7 @@ fn connected_client(net: &mut Net, listener: &TcpListener) -> Result<TcpStream, 
     net.poll
         .registry()
         .register(&mut client, CLIENT, Interest::READABLE | Interest::WRITABLE)?;
-    net.wait_for(CLIENT, DEADLINE, Event::is_writable)?
+    net.wait_for(CLIENT, DEADLINE, |f: Flags| f.writable)?
         .ok_or_else(|| Failure::Broken("the client's connect never became writable".into()))?;
     if let Some(err) = client.take_error()? {
         return Err(Failure::Broken(format!(
@@ -284,7 +349,7 @@ fn accepted(net: &mut Net, listener: &mut TcpListener) -> Result<TcpStream, Fail
                 return Ok(stream);
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                net.wait_for(LISTENER, QUIET, Event::is_readable)?;
+                net.wait_for(LISTENER, QUIET, |f: Flags| f.readable)?;
             }
             Err(err) => {
                 return Err(Failure::Broken(format!(
@@ -297,26 +362,153 @@ fn accepted(net: &mut Net, listener: &mut TcpListener) -> Result<TcpStream, Fail
 
 /// A listener, a connected client and the server's accepted end.
 fn pair(net: &mut Net) -> Result<(TcpListener, TcpStream, TcpStream), Failure> {
-    let mut listener = listener(net)?;
-    let client = connected_client(net, &listener)?;
-    let server = accepted(net, &mut listener)?;
-    net.drain()?;
+    let (listener, server, peer) = pair_with(net, PeerAt::Runtime)?;
+    let Peer::Local(client) = peer else {
+        unreachable!("a peer in the runtime is a local socket")
+    };
     Ok((listener, server, client))
 }
 
-/// Closes `client` abortively (SO_LINGER 0, the server's own reset on
-/// close), so its peer is sent a reset; or why it cannot here. WASI has no
-/// SO_LINGER, and wasmtime shuts a dropped socket down (a FIN) before it
-/// closes it (strace of wasmtime 48: `shutdown(SHUT_RD)`, `shutdown(SHUT_WR)`,
-/// `close`), so a peer inside WASI never resets.
-fn reset(client: TcpStream) -> Result<(), Failure> {
-    if let Err(err) = testing::set_reset_on_close(&client) {
-        return Err(Failure::NotApplicable(format!(
-            "a peer here cannot reset: setting SO_LINGER 0: {err}"
-        )));
+/// A listener, a peer at `at` connected to it, and the server's accepted end.
+fn pair_with(net: &mut Net, at: PeerAt) -> Result<(TcpListener, TcpStream, Peer), Failure> {
+    let mut listener = listener(net)?;
+    let peer = Peer::connect(at, net, &listener)?;
+    let server = accepted(net, &mut listener)?;
+    net.drain()?;
+    Ok((listener, server, peer))
+}
+
+/// Where the peer that resets lives.
+#[derive(Clone, Copy)]
+enum PeerAt {
+    /// In this process, inside the runtime under test.
+    Runtime,
+    /// On the host, outside the runtime: the matrix runner's peer.
+    Host,
+}
+
+/// The peer's end of a probe's connection, which it can reset.
+enum Peer {
+    /// A socket of this process.
+    Local(TcpStream),
+    /// The host peer's socket, driven over the control connection.
+    Host(Control),
+}
+
+impl Peer {
+    /// A peer at `at` connected to `listener`: the connection is
+    /// established (in the listen queue) when this returns.
+    fn connect(at: PeerAt, net: &mut Net, listener: &TcpListener) -> Result<Peer, Failure> {
+        match at {
+            PeerAt::Runtime => connected_client(net, listener).map(Peer::Local),
+            PeerAt::Host => {
+                let mut control = Control::open(net)?;
+                let port = listener.local_addr()?.port();
+                control.ask(net, &format!("connect {port}"), "connected")?;
+                Ok(Peer::Host(control))
+            }
+        }
     }
-    drop(client);
-    Ok(())
+
+    /// Closes the peer's end abortively (SO_LINGER 0, the server's own
+    /// reset on close), so that this end is sent a reset; or says why a
+    /// peer here cannot. WASI has no SO_LINGER, and wasmtime shuts a
+    /// dropped socket down (a FIN) before it closes it (strace of wasmtime
+    /// 48: `shutdown(SHUT_RD)`, `shutdown(SHUT_WR)`, `close`), so a peer
+    /// inside WASI never resets: the host peer does.
+    fn reset(self, net: &mut Net) -> Result<(), Failure> {
+        match self {
+            Peer::Local(client) => {
+                if let Err(err) = testing::set_reset_on_close(&client) {
+                    return Err(Failure::NotApplicable(format!(
+                        "a peer inside this runtime cannot reset: setting SO_LINGER 0: {err}"
+                    )));
+                }
+                drop(client);
+                Ok(())
+            }
+            Peer::Host(mut control) => control.ask(net, "reset", "reset"),
+        }
+    }
+}
+
+/// The control connection to the host peer (see the module's
+/// documentation): one request, one answer, each a line.
+struct Control {
+    stream: TcpStream,
+}
+
+impl Control {
+    /// Connects to the host peer that `PORTABLE_ECHO_FIDELITY_PEER` names;
+    /// without one, the probe is `n/a`.
+    fn open(net: &mut Net) -> Result<Control, Failure> {
+        let Ok(named) = std::env::var(HOST_PEER) else {
+            return Err(Failure::NotApplicable(format!(
+                "no host peer: {HOST_PEER} is not set (`cargo xtask` runs one for the test \
+                 cells it runs on this host, not for those in a container)"
+            )));
+        };
+        let addr: SocketAddr = named
+            .parse()
+            .map_err(|_| Failure::Broken(format!("{HOST_PEER}={named:?} is not an address")))?;
+        let mut stream = connect(addr)?;
+        net.poll.registry().register(
+            &mut stream,
+            CONTROL,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        net.wait_for(CONTROL, DEADLINE, |f| f.writable || f.error)?
+            .ok_or_else(|| Failure::Broken(format!("the host peer at {addr} never answered")))?;
+        if let Some(err) = stream.take_error()? {
+            return Err(Failure::Broken(format!(
+                "connecting to the host peer at {addr}: {err}"
+            )));
+        }
+        Ok(Control { stream })
+    }
+
+    /// Sends `request` and waits for the answer, which must be `expected`.
+    fn ask(&mut self, net: &mut Net, request: &str, expected: &str) -> Result<(), Failure> {
+        let broken =
+            |what: String| Failure::Broken(format!("the host peer, asked to {request}: {what}"));
+        let line = format!("{request}\n");
+        let mut written = 0;
+        while written < line.len() {
+            match self.stream.write(&line.as_bytes()[written..]) {
+                Ok(n) => written += n,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    net.wait_for(CONTROL, DEADLINE, |f| f.writable || f.error)?
+                        .ok_or_else(|| broken(format!("no room to write in {DEADLINE:?}")))?;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(broken(format!("writing: {err}"))),
+            }
+        }
+        let mut answer = Vec::new();
+        loop {
+            let mut buf = [0; 256];
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Err(broken("it closed the control connection".into())),
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    net.wait_for(CONTROL, DEADLINE, |f| {
+                        f.readable || f.read_closed || f.error
+                    })?
+                    .ok_or_else(|| broken(format!("no answer in {DEADLINE:?}")))?;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(broken(format!("reading: {err}"))),
+            }
+            if let Some(end) = answer.iter().position(|&byte| byte == b'\n') {
+                let answer = String::from_utf8_lossy(&answer[..end]);
+                return if answer == expected {
+                    Ok(())
+                } else {
+                    Err(broken(format!("it answered {answer:?}")))
+                };
+            }
+        }
+    }
 }
 
 /// The token for what a read or write returned.
@@ -347,15 +539,13 @@ fn describe(result: &io::Result<usize>) -> String {
     }
 }
 
-/// The peer resets an idle connection: what the next read returns.
-fn reset_by_read() -> Outcome {
+/// The peer at `at` resets an idle connection: what the next read returns.
+fn reset_by_read(at: PeerAt) -> Outcome {
     let mut net = Net::new()?;
-    let (_listener, mut server, client) = pair(&mut net)?;
-    reset(client)?;
+    let (_listener, mut server, peer) = pair_with(&mut net, at)?;
+    peer.reset(&mut net)?;
     let events = net
-        .wait_for(SERVER, DEADLINE, |event| {
-            event.is_readable() || event.is_read_closed() || event.is_error()
-        })?
+        .wait_for(SERVER, DEADLINE, |f| f.readable || f.read_closed || f.error)?
         .ok_or_else(|| Failure::Broken("no event on the server's end after the reset".into()))?;
     let read = server.read(&mut [0; 64]);
     seen(
@@ -364,16 +554,14 @@ fn reset_by_read() -> Outcome {
     )
 }
 
-/// The peer resets an idle connection: what the next write returns (a
-/// second write says what the first one hid).
-fn reset_by_write() -> Outcome {
+/// The peer at `at` resets an idle connection: what the next write
+/// returns (a second write says what the first one hid).
+fn reset_by_write(at: PeerAt) -> Outcome {
     let mut net = Net::new()?;
-    let (_listener, mut server, client) = pair(&mut net)?;
-    reset(client)?;
-    net.wait_for(SERVER, DEADLINE, |event| {
-        event.is_readable() || event.is_read_closed() || event.is_error()
-    })?
-    .ok_or_else(|| Failure::Broken("no event on the server's end after the reset".into()))?;
+    let (_listener, mut server, peer) = pair_with(&mut net, at)?;
+    peer.reset(&mut net)?;
+    net.wait_for(SERVER, DEADLINE, |f| f.readable || f.read_closed || f.error)?
+        .ok_or_else(|| Failure::Broken("no event on the server's end after the reset".into()))?;
     let first = server.write(b"after the reset");
     let second = server.write(b"and again");
     seen(
@@ -386,22 +574,20 @@ fn reset_by_write() -> Outcome {
     )
 }
 
-/// A client connects and resets while it waits in the listen queue: what
-/// accept returns, and how the server reads it.
-fn reset_by_accept() -> Outcome {
+/// A peer at `at` connects and resets while it waits in the listen queue:
+/// what accept returns, and how the server reads it.
+fn reset_by_accept(at: PeerAt) -> Outcome {
     let mut net = Net::new()?;
     let mut listener = listener(&net)?;
-    let client = connected_client(&mut net, &listener)?;
-    reset(client)?;
-    net.wait_for(LISTENER, QUIET, Event::is_readable)?;
+    let peer = Peer::connect(at, &mut net, &listener)?;
+    peer.reset(&mut net)?;
+    net.wait_for(LISTENER, QUIET, |f: Flags| f.readable)?;
     match testing::accept(&mut listener, net.poll.registry(), LISTENER) {
         Ok(mut stream) => {
             net.poll
                 .registry()
                 .register(&mut stream, SERVER, Interest::READABLE)?;
-            net.wait_for(SERVER, DEADLINE, |event| {
-                event.is_readable() || event.is_error()
-            })?;
+            net.wait_for(SERVER, DEADLINE, |f| f.readable || f.error)?;
             let read = stream.read(&mut [0; 64]);
             seen(
                 "accepted",
@@ -469,10 +655,7 @@ fn half_close() -> Outcome {
     let deadline = Instant::now() + DEADLINE;
     let ended = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(seen) = net.wait_for(SERVER, left, |event| {
-            event.is_readable() || event.is_read_closed()
-        })?
-        else {
+        let Some(seen) = net.wait_for(SERVER, left, |f| f.readable || f.read_closed)? else {
             break false;
         };
         events.extend(seen);
@@ -540,13 +723,13 @@ fn false_readiness() -> Outcome {
         LISTENER,
         Interest::READABLE | Interest::WRITABLE,
     )?;
-    // Not `connected_client`: its wait would take the listener's event.
+    // Not `connected_client`: the probe waits for the listener's event.
     let mut pending = connect(listener.local_addr()?)?;
     net.poll
         .registry()
         .register(&mut pending, PENDING, Interest::WRITABLE)?;
     let listener_events = net
-        .wait_for(LISTENER, DEADLINE, Event::is_readable)?
+        .wait_for(LISTENER, DEADLINE, |f: Flags| f.readable)?
         .ok_or_else(|| {
             Failure::Broken("the listener never reported the pending connection".into())
         })?;

@@ -27,6 +27,10 @@ pub struct Fidelity {
 pub struct Probe {
     pub name: String,
     pub does: String,
+    /// The probe whose expectations are this one's too (the same question
+    /// with another peer); `expect` is then filled in from it.
+    pub expect_as: Option<String>,
+    #[serde(default)]
     pub expect: BTreeMap<Os, Expect>,
     /// What each runtime here saw on `date`.
     pub recorded: BTreeMap<Runtime, String>,
@@ -34,7 +38,7 @@ pub struct Probe {
 
 /// What an OS documents for a probe: the tokens it allows (`None`: nothing
 /// decides it), and the words and page that say so.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub seen: Option<Vec<String>>,
@@ -158,8 +162,21 @@ impl Fidelity {
     pub fn load(root: &Path) -> Result<Fidelity, String> {
         let text =
             std::fs::read_to_string(root.join("ci/fidelity.toml")).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
-        let fidelity: Fidelity = toml::from_str(&text).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
+        let mut fidelity: Fidelity = toml::from_str(&text).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
         let mut problems = Vec::new();
+        for i in 0..fidelity.probes.len() {
+            let p = &fidelity.probes[i];
+            let Some(of) = &p.expect_as else { continue };
+            let expect = match fidelity.probes.iter().find(|q| q.name == *of && q.expect_as.is_none()) {
+                _ if !p.expect.is_empty() => Err(format!("probe {} has both `expect_as` and `expect`", p.name)),
+                Some(q) => Ok(q.expect.clone()),
+                None => Err(format!("probe {}: `expect_as` names no probe with expectations: {of}", p.name)),
+            };
+            match expect {
+                Ok(expect) => fidelity.probes[i].expect = expect,
+                Err(problem) => problems.push(problem),
+            }
+        }
         for (i, p) in fidelity.probes.iter().enumerate() {
             if fidelity.probes[..i].iter().any(|q| q.name == p.name) {
                 problems.push(format!("probe {} is listed twice", p.name));
@@ -231,8 +248,10 @@ impl Fidelity {
         md += "\n| --- |";
         md += &" --- |".repeat(Os::ALL.len());
         md += "\n";
-        for p in &self.probes {
-            md += &format!("| `{}` |", p.name);
+        for p in self.probes.iter().filter(|p| p.expect_as.is_none()) {
+            let also: Vec<_> = self.probes.iter().filter(|q| q.expect_as.as_ref() == Some(&p.name)).collect();
+            let also: String = also.iter().map(|q| format!(", `{}`", q.name)).collect();
+            md += &format!("| `{}`{also} |", p.name);
             for os in Os::ALL {
                 let e = &p.expect[&os];
                 let says = e.seen.as_ref().map_or("not decided".into(), |s| s.join(" or "));

@@ -7,6 +7,7 @@ mod fidelity;
 mod generated;
 mod install;
 mod matrix;
+mod peer;
 mod plan;
 mod report;
 mod run;

@@ -31,6 +31,10 @@ pub struct Plan {
     /// A step runs the suite for the cell's target, the fidelity probes
     /// (tests/fidelity.rs) included: each must report.
     pub probes: bool,
+    /// The runner serves the probes' host peer (ci/src/peer.rs) to every
+    /// step, at `PORTABLE_ECHO_FIDELITY_PEER`: where the tests run on
+    /// this host, not in a container with a network of its own.
+    pub host_peer: bool,
 }
 
 #[derive(Debug)]
@@ -93,7 +97,10 @@ pub const XTASK_TARGETS: [&str; 3] = ["x86_64-pc-windows-gnu", "aarch64-apple-da
 /// The runner of WASI test binaries, with the host's network and name
 /// lookup for preview 2 (its tests bind 127.0.0.1:0; the binary resolves
 /// `--addr localhost:0`); preview 1 programs ignore it.
-const WASMTIME: &str = "wasmtime run -S inherit-network -S tcp -S allow-ip-name-lookup";
+/// `--env NAME` passes the probes' host peer on where it is set.
+fn wasmtime() -> String {
+    format!("wasmtime run -S inherit-network -S tcp -S allow-ip-name-lookup --env {}", crate::peer::VAR)
+}
 
 pub struct Planner<'a> {
     pub matrix: &'a Matrix,
@@ -195,7 +202,7 @@ impl<'a> Planner<'a> {
             Kind::Serve => {
                 plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
                 let cmd = c.with_env(c.plus("cargo"), false).args(test).args(["--", "black_box::"]);
-                plan.run("serve", cmd.env("PORTABLE_ECHO_BIN", c.wasm()).env("PORTABLE_ECHO_LAUNCHER", WASMTIME));
+                plan.run("serve", cmd.env("PORTABLE_ECHO_BIN", c.wasm()).env("PORTABLE_ECHO_LAUNCHER", wasmtime()));
             }
             Kind::Fuzz => {
                 // libFuzzer writes what it finds to the first corpus directory:
@@ -239,6 +246,10 @@ impl<'a> Planner<'a> {
             Kind::Test(_) | Kind::Cross => true,
             _ => false,
         };
+        // `cross test` runs the tests in a container, with a network of its own.
+        let in_container = *kind == Kind::Cross
+            || (self.via == Via::Cross && matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)));
+        plan.host_peer = plan.probes && !in_container;
         Ok(plan)
     }
 
@@ -342,7 +353,7 @@ impl CellCtx<'_> {
                 let gnu = b.linker.as_deref().unwrap_or_default().trim_end_matches("-gcc");
                 cmd.env(&var("RUNNER"), format!("{qemu} -L /usr/{gnu}"))
             }
-            Kind::Test(Runner::Wasmtime) => cmd.env(&var("RUNNER"), WASMTIME),
+            Kind::Test(Runner::Wasmtime) => cmd.env(&var("RUNNER"), wasmtime()),
             Kind::Test(Runner::Wine) => {
                 let mut cmd =
                     cmd.env(&var("RUNNER"), "wine").env("WINEPREFIX", format!("{}/target/wine/prefix", self.p.root));
@@ -421,7 +432,12 @@ impl Plan {
     /// The plan as `--dry-run` prints it: exceptions, then one step a line.
     pub fn render(&self) -> String {
         let exceptions = self.exceptions.iter().map(|e| format!("exception: {e}\n"));
-        let probes = self.probes.then(|| "probes: tests/fidelity.rs reports each probe of ci/fidelity.toml\n".into());
+        let peer = match self.host_peer {
+            true => format!("; the host-* probes' peer: this runner's, at {}", crate::peer::VAR),
+            false => "; no host peer (the tests run in a container): the host-* probes say n/a".into(),
+        };
+        let probes =
+            self.probes.then(|| format!("probes: tests/fidelity.rs reports each probe of ci/fidelity.toml{peer}\n"));
         exceptions.chain(probes).chain(self.steps.iter().map(|s| format!("{s}\n"))).collect()
     }
 

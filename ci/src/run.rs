@@ -151,7 +151,14 @@ pub fn cell(p: &Planner, root: &Path, cell: &Cell, echo: bool, timeout: u64) -> 
                 Work::Build(b, kind) if plan.probes => Some((Os::of(&b.target), Runtime::of(b, kind, p.via))),
                 _ => None,
             };
-            result = Runner { root, echo, deadline, log, result, mio, probes }.run(&plan);
+            let peer = match plan.host_peer {
+                true => crate::peer::address().map(Some),
+                false => Ok(None),
+            };
+            match peer {
+                Ok(peer) => result = Runner { root, echo, deadline, log, result, mio, probes, peer }.run(&plan),
+                Err(e) => result.reason = Some(e),
+            }
         }
     }
     if let Err(e) = result.save(root) {
@@ -171,6 +178,8 @@ struct Runner<'a> {
     mio: Vec<String>,
     /// The OS and runtime of a cell whose probes must report.
     probes: Option<(Option<Os>, Option<Runtime>)>,
+    /// The probes' host peer, which every step is told of.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Runner<'_> {
@@ -293,7 +302,8 @@ impl Runner<'_> {
     /// Runs `cmd`, its stdout and stderr merged in one pipe; returns its exit
     /// status (`None`: it did not start, or was killed) and its output.
     fn spawn(&mut self, cmd: &Cmd, out: &mut Output) -> (Option<i32>, String) {
-        let started = start(cmd, self.root).inspect_err(|e| self.say(&format!("cannot start {}: {e}", cmd.program)));
+        let started =
+            start(cmd, self.root, self.peer).inspect_err(|e| self.say(&format!("cannot start {}: {e}", cmd.program)));
         let Ok((mut child, reader)) = started else { return (None, String::new()) };
         *RUNNING.lock().unwrap() = Some(child.id());
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
@@ -347,11 +357,14 @@ fn alike(ours: (Option<i32>, String), original: (Option<i32>, String)) -> (bool,
     (same, why)
 }
 
-fn start(cmd: &Cmd, root: &Path) -> io::Result<(Child, io::PipeReader)> {
+fn start(cmd: &Cmd, root: &Path, peer: Option<std::net::SocketAddr>) -> io::Result<(Child, io::PipeReader)> {
     let (reader, writer) = io::pipe()?;
     let mut command = Command::new(&cmd.program);
     command.args(&cmd.args).current_dir(root.join(cmd.dir)).stdin(Stdio::null());
     command.stdout(writer.try_clone()?).stderr(writer);
+    if let Some(peer) = peer {
+        command.env(crate::peer::VAR, peer.to_string());
+    }
     for (k, v) in &cmd.env {
         match v {
             Some(v) => command.env(k, v),
