@@ -305,7 +305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_file_names_every_probe_of_the_binary_and_no_other() {
+    fn the_file_names_every_probe_of_the_binary_and_no_other_and_its_host_peer_variable() {
         let root = crate::root();
         let fidelity = Fidelity::load(root).unwrap();
         let source = std::fs::read_to_string(root.join("tests/fidelity.rs")).unwrap();
@@ -313,6 +313,8 @@ mod tests {
         let in_binary: Vec<&str> = table.split('"').skip(1).step_by(2).collect();
         let in_file: Vec<&str> = fidelity.probes.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(in_binary, in_file);
+        let peer = format!("const HOST_PEER: &str = \"{}\";", crate::peer::VAR);
+        assert!(source.contains(&peer), "the probes read the host peer from another variable than {peer}");
     }
 
     #[test]
