@@ -32,6 +32,11 @@ pub struct Probe {
     pub expect_as: Option<String>,
     #[serde(default)]
     pub expect: BTreeMap<Os, Expect>,
+    /// The probe's peer is the runner's host peer (ci/src/peer.rs): in a
+    /// cell without one it says n/a, which is then not compared with the
+    /// record of its runtime.
+    #[serde(default)]
+    pub host_peer: bool,
     /// What each runtime here saw on `date`.
     pub recorded: BTreeMap<Runtime, String>,
 }
@@ -189,9 +194,10 @@ impl Fidelity {
     }
 
     /// Judges what a cell standing for `os` saw, and marks what differs
-    /// from the record of its runtime. A probe the file does not know, or
+    /// from the record of its runtime (`host_peer`: whether the runner
+    /// served the probes' host peer). A probe the file does not know, or
     /// one that did not report, is a problem: the cell fails.
-    pub fn judge(&self, os: Os, runtime: Option<Runtime>, seen: &mut [Seen]) -> Vec<String> {
+    pub fn judge(&self, os: Os, runtime: Option<Runtime>, host_peer: bool, seen: &mut [Seen]) -> Vec<String> {
         let mut problems = Vec::new();
         for s in seen.iter_mut() {
             let Some(probe) = self.probes.iter().find(|p| p.name == s.probe) else {
@@ -206,7 +212,8 @@ impl Fidelity {
                 (Some(allowed), token) if allowed.iter().any(|a| a == token) => Verdict::Matches,
                 (Some(_), _) => Verdict::Deviates,
             });
-            let recorded = runtime.and_then(|r| probe.recorded.get(&r));
+            let comparable = host_peer || !probe.host_peer;
+            let recorded = runtime.filter(|_| comparable).and_then(|r| probe.recorded.get(&r));
             s.recorded = recorded.filter(|r| **r != s.seen).cloned();
         }
         for p in &self.probes {
@@ -328,14 +335,21 @@ mod tests {
         ];
         let mut seen: Vec<Seen> = lines.iter().map(|l| Seen::parse(l).unwrap()).collect();
         assert_eq!(Seen::parse("test x ... ok").map(|s| s.probe), None);
-        let problems = fidelity.judge(Os::Windows, Some(Runtime::Wine), &mut seen);
+        let problems = fidelity.judge(Os::Windows, Some(Runtime::Wine), true, &mut seen);
         let verdicts: Vec<_> = seen.iter().map(|s| s.verdict.unwrap()).collect();
         use Verdict::*;
         assert_eq!(verdicts, [Deviates, Deviates, Unknown, NotApplicable]);
         assert_eq!(seen[0].detail, "read: 0 bytes");
         assert!(problems.contains(&"the fidelity probe reset-by-write did not report".to_string()), "{problems:?}");
         seen[0].seen = "reset".into();
-        fidelity.judge(Os::Windows, Some(Runtime::Wine), &mut seen);
+        fidelity.judge(Os::Windows, Some(Runtime::Wine), true, &mut seen);
         assert_eq!((seen[0].verdict, seen[0].recorded.as_deref()), (Some(Matches), Some("end-of-stream")));
+        // Without the host peer its probes say n/a, unlike the record, which is no news.
+        let line = "fidelity: host-reset-by-read = n/a; no host peer";
+        for (served, recorded) in [(true, Some("reset")), (false, None)] {
+            let mut seen = [Seen::parse(line).unwrap()];
+            fidelity.judge(Os::Linux, Some(Runtime::QemuUser), served, &mut seen);
+            assert_eq!((seen[0].verdict, seen[0].recorded.as_deref()), (Some(NotApplicable), recorded));
+        }
     }
 }

@@ -275,7 +275,7 @@ impl Runner<'_> {
         };
         self.result.stands_for = Some(os);
         let problems = match Fidelity::load(self.root) {
-            Ok(fidelity) => fidelity.judge(os, runtime, &mut self.result.probes),
+            Ok(fidelity) => fidelity.judge(os, runtime, self.peer.is_some(), &mut self.result.probes),
             Err(e) => vec![e],
         };
         problems.iter().for_each(|p| self.say(&format!("fidelity: {p}")));
