@@ -723,7 +723,8 @@ fn false_readiness() -> Outcome {
         LISTENER,
         Interest::READABLE | Interest::WRITABLE,
     )?;
-    // Not `connected_client`: the probe waits for the listener's event.
+    // Not `connected_client`: its token, CLIENT, is the idle pair's, and only
+    // the listener's event matters here, not the connect's.
     let mut pending = connect(listener.local_addr()?)?;
     net.poll
         .registry()
