@@ -14,8 +14,8 @@
 //! The reset probes run twice: with the resetting peer a socket of this
 //! process, inside the same runtime (`reset-by-*`), and with it a process
 //! on the host, outside the runtime, as a real server's clients are
-//! (`host-reset-by-*`). That peer is the matrix runner's: it listens at
-//! `PORTABLE_ECHO_FIDELITY_PEER` and takes one request per line on a
+//! (`host-reset-by-*`). That peer is the matrix runner's: it listens at the
+//! address in the variable `probes::HOST_PEER` names and takes one request per line on a
 //! control connection, `connect PORT` (it connects to 127.0.0.1:PORT and
 //! answers `connected`) and `reset` (it closes that connection with
 //! SO_LINGER 0 and answers `reset`); ci/src/peer.rs. Without it those
@@ -56,10 +56,6 @@ const PENDING: Token = Token(3);
 const WAKER: Token = Token(4);
 const CONTROL: Token = Token(5);
 
-/// The variable that names the host peer's address (see the module's
-/// documentation).
-const HOST_PEER: &str = "PORTABLE_ECHO_FIDELITY_PEER";
-
 /// What a probe saw: the token compared with the expectation, and what
 /// explains it.
 struct Seen {
@@ -91,22 +87,27 @@ fn seen(token: &str, detail: impl Into<String>) -> Outcome {
     })
 }
 
-/// A probe: it runs, and says what it saw.
-type Probe = fn() -> Outcome;
+// The probes' one list, written by `cargo xtask gen` from ci/fidelity.toml.
+#[path = "fidelity/probes.rs"]
+mod probes;
+use probes::{HOST_PEER, Probe};
 
-const PROBES: [(&str, Probe); 11] = [
-    ("reset-by-read", || reset_by_read(PeerAt::Runtime)),
-    ("reset-by-write", || reset_by_write(PeerAt::Runtime)),
-    ("reset-by-accept", || reset_by_accept(PeerAt::Runtime)),
-    ("host-reset-by-read", || reset_by_read(PeerAt::Host)),
-    ("host-reset-by-write", || reset_by_write(PeerAt::Host)),
-    ("host-reset-by-accept", || reset_by_accept(PeerAt::Host)),
-    ("refused-connect", refused_connect),
-    ("half-close", half_close),
-    ("false-readiness", false_readiness),
-    ("timer-lateness", timer_lateness),
-    ("waker-coalescing", waker_coalescing),
-];
+/// Runs a probe: it says what it saw.
+fn run(probe: Probe) -> Outcome {
+    match probe {
+        Probe::ResetByRead => reset_by_read(PeerAt::Runtime),
+        Probe::ResetByWrite => reset_by_write(PeerAt::Runtime),
+        Probe::ResetByAccept => reset_by_accept(PeerAt::Runtime),
+        Probe::HostResetByRead => reset_by_read(PeerAt::Host),
+        Probe::HostResetByWrite => reset_by_write(PeerAt::Host),
+        Probe::HostResetByAccept => reset_by_accept(PeerAt::Host),
+        Probe::RefusedConnect => refused_connect(),
+        Probe::HalfClose => half_close(),
+        Probe::FalseReadiness => false_readiness(),
+        Probe::TimerLateness => timer_lateness(),
+        Probe::WakerCoalescing => waker_coalescing(),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -121,8 +122,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut broken = 0;
-    for (name, probe) in PROBES {
-        let (token, detail) = match probe() {
+    for probe in Probe::ALL {
+        let (token, detail) = match run(probe) {
             Ok(seen) => (seen.token, seen.detail),
             Err(Failure::NotApplicable(why)) => ("n/a".into(), why),
             Err(Failure::Broken(why)) => {
@@ -130,6 +131,7 @@ fn main() -> ExitCode {
                 ("broken".into(), why)
             }
         };
+        let name = probe.name();
         println!("fidelity: {name} = {token}; {}", detail.replace('\n', " "));
     }
     if broken > 0 {

@@ -1,5 +1,6 @@
 //! What the config cell checks itself, beyond the generated files: facts
-//! about pins that no schema knows, and cross.toml against cross's own types.
+//! about pins that no schema knows, cross.toml against cross's own types,
+//! and the links of the documentation.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,10 +14,10 @@ use crate::matrix::three_numbers;
 /// The workflow: every action pinned by full SHA with its tag and date; a
 /// FreeBSD release that the pinned freebsd-vm boots; no cell's commands
 /// written in YAML (they belong to `cargo xtask cell`).
-pub fn workflow(root: &Path) -> Vec<String> {
+pub fn workflow(root: &Path, file: &str) -> Vec<String> {
     let (mut problems, mut freebsd_vm, mut release) = (Vec::new(), None, None);
     let builds = |w: &str| ["test", "clippy", "check", "build", "doc", "fmt", "miri", "run", "nextest"].contains(&w);
-    let text = fs::read_to_string(root.join(".github/workflows/ci.yml")).unwrap_or_default();
+    let text = fs::read_to_string(root.join(file)).unwrap_or_default();
     for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
         if let Some(uses) = line.strip_prefix("- uses: ").or_else(|| line.strip_prefix("uses: ")) {
             let (action, comment) = uses.split_once(" # ").unwrap_or((uses, ""));
@@ -119,9 +120,125 @@ enum CrossRunner {
     QemuSystem,
 }
 
-pub fn cross_config(root: &Path) -> Vec<String> {
-    let text = fs::read_to_string(root.join("cross.toml")).unwrap_or_default();
-    toml::from_str::<CrossToml>(&text).err().map(|e| vec![format!("cross.toml: {e}")]).unwrap_or_default()
+pub fn cross_config(root: &Path, file: &str) -> Vec<String> {
+    let text = fs::read_to_string(root.join(file)).unwrap_or_default();
+    toml::from_str::<CrossToml>(&text).err().map(|e| vec![format!("{file}: {e}")]).unwrap_or_default()
+}
+
+/// The Markdown the links check reads: README.md, ci/README.md and every
+/// page under docs/.
+fn pages(root: &Path) -> Vec<String> {
+    let mut pages: Vec<String> = ["README.md", "ci/README.md"].map(String::from).into();
+    let mut dirs = vec![root.join("docs")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                let relative = path.strip_prefix(root).expect("under the root");
+                pages.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    pages.sort();
+    pages.into_iter().filter(|p| root.join(p).is_file()).collect()
+}
+
+/// Every relative link of the pages resolves: the file exists, and an
+/// `#anchor` names a heading of the page it points into.
+pub fn links(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for page in pages(root) {
+        let text = fs::read_to_string(root.join(&page)).unwrap_or_default();
+        let dir = Path::new(&page).parent().unwrap_or(Path::new(""));
+        for (n, target) in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() { page.clone() } else { normalize(&dir.join(file)) };
+            if path.starts_with("..") || !root.join(&path).exists() {
+                problems.push(format!("{page}:{n}: the link {target} names no file of the repository"));
+            } else if !anchor.is_empty()
+                && !anchors(&fs::read_to_string(root.join(&path)).unwrap_or_default()).contains(&anchor.to_string())
+            {
+                problems.push(format!("{page}:{n}: the link {target} names no heading of {path}"));
+            }
+        }
+    }
+    problems
+}
+
+/// `a/./b/../c` as `a/c`, with `/` between parts.
+fn normalize(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in path.components() {
+        match part.as_os_str().to_string_lossy().as_ref() {
+            "." => {}
+            ".." if parts.last().is_some_and(|p| p != "..") => {
+                parts.pop();
+            }
+            p => parts.push(p.to_string()),
+        }
+    }
+    parts.join("/")
+}
+
+/// The targets of a page's inline links `[text](target)` and reference
+/// definitions `[label]: target`, outside code, with their line numbers.
+fn link_targets(text: &str) -> Vec<(usize, String)> {
+    let (mut targets, mut fenced) = (Vec::new(), false);
+    for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l)) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            fenced = !fenced;
+        }
+        if fenced {
+            continue;
+        }
+        // Inline code holds no links: drop what is between backticks.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        if let Some(rest) = prose.trim_start().strip_prefix('[')
+            && let Some((_, target)) = rest.split_once("]: ")
+        {
+            targets.push((n, target.split_whitespace().next().unwrap_or_default().to_string()));
+        }
+        for (i, _) in prose.match_indices("](") {
+            let rest = &prose[i + 2..];
+            let end = rest.find([')', ' ']).unwrap_or(rest.len());
+            targets.push((n, rest[..end].trim_start_matches('<').trim_end_matches('>').to_string()));
+        }
+    }
+    targets
+}
+
+/// The anchors GitHub gives a page's headings: lowercase, spaces as
+/// hyphens, punctuation but hyphens and underscores dropped; a repeated
+/// one gets `-1`, `-2`, ...
+fn anchors(text: &str) -> Vec<String> {
+    let (mut anchors, mut seen): (Vec<String>, BTreeMap<String, usize>) = (Vec::new(), BTreeMap::new());
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") || line.trim_start().starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let Some(heading) = line.strip_prefix('#').filter(|_| !fenced) else { continue };
+        let heading = heading.trim_start_matches('#').trim();
+        let slug: String = heading
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let repeats = seen.entry(slug.clone()).or_insert(0);
+        anchors.push(if *repeats == 0 { slug } else { format!("{slug}-{repeats}") });
+        *repeats += 1;
+    }
+    anchors
 }
 
 #[cfg(test)]
@@ -132,6 +249,15 @@ mod tests {
     fn pins_need_their_tag_and_date() {
         assert!(tag_and_date("v7.0.1 (2026-07-17)"));
         assert!(!tag_and_date("v7 (2026-07-17)") && !tag_and_date("v7.0.1") && !tag_and_date("v7.0.1 (2026-7-17)"));
+    }
+
+    #[test]
+    fn links_and_anchors_are_read_as_github_renders_them() {
+        let page = "# Run it\n## Flags, and `--addr`\n## Run it\n[a](docs/x.md#run-it) `[b](no.md)`\n```\n[c](no.md)\n```\n[d]: ../e.md\n";
+        assert_eq!(anchors(page), ["run-it", "flags-and---addr", "run-it-1"]);
+        let targets: Vec<_> = link_targets(page).into_iter().map(|(n, t)| format!("{n}:{t}")).collect();
+        assert_eq!(targets, ["4:docs/x.md#run-it", "8:../e.md"]);
+        assert_eq!(normalize(Path::new("docs/./a/../b.md")), "docs/b.md");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The fidelity probes (tests/fidelity.rs) against what the real OS a cell
-//! stands for documents (ci/fidelity.toml): what a cell's probes saw, the
-//! verdict for each, and README's "what each runtime proves" table. A
-//! deviation is a fact for the report, never a failure; a test cell whose
-//! probes did not all report fails.
+//! A crate's fidelity probes against what the real OS a cell stands for
+//! documents (the record of `[project] fidelity`, ci/fidelity.toml here):
+//! what a cell's probes saw, the verdict for each, the "what each runtime
+//! proves" table, and the probes' one list as Rust for the crate's test.
+//! A deviation is a fact for the report, never a failure; a test cell
+//! whose probes did not all report fails.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,8 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::matrix::Via;
 use crate::matrix::{Build, Kind, Runner};
-use crate::plan::Via;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,10 +165,9 @@ impl Seen {
 }
 
 impl Fidelity {
-    pub fn load(root: &Path) -> Result<Fidelity, String> {
-        let text =
-            std::fs::read_to_string(root.join("ci/fidelity.toml")).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
-        let mut fidelity: Fidelity = toml::from_str(&text).map_err(|e| format!("ci/fidelity.toml: {e}"))?;
+    pub fn load(root: &Path, record: &str) -> Result<Fidelity, String> {
+        let text = std::fs::read_to_string(root.join(record)).map_err(|e| format!("{record}: {e}"))?;
+        let mut fidelity: Fidelity = toml::from_str(&text).map_err(|e| format!("{record}: {e}"))?;
         let mut problems = Vec::new();
         for i in 0..fidelity.probes.len() {
             let p = &fidelity.probes[i];
@@ -190,7 +190,7 @@ impl Fidelity {
                 problems.push(format!("probe {} says nothing of {os}: give its `seen` and `source`", p.name));
             }
         }
-        if problems.is_empty() { Ok(fidelity) } else { Err(format!("ci/fidelity.toml: {}", problems.join("; "))) }
+        if problems.is_empty() { Ok(fidelity) } else { Err(format!("{record}: {}", problems.join("; "))) }
     }
 
     /// Judges what a cell standing for `os` saw, and marks what differs
@@ -201,7 +201,7 @@ impl Fidelity {
         let mut problems = Vec::new();
         for s in seen.iter_mut() {
             let Some(probe) = self.probes.iter().find(|p| p.name == s.probe) else {
-                problems.push(format!("probe {} is not in ci/fidelity.toml", s.probe));
+                problems.push(format!("probe {} is not in the record", s.probe));
                 continue;
             };
             let expect = &probe.expect[&os];
@@ -224,9 +224,9 @@ impl Fidelity {
         problems
     }
 
-    /// README's table: each runtime here against what the OS it stands for
-    /// documents, from `recorded`; then what each OS documents.
-    pub fn readme_table(&self) -> String {
+    /// The docs' table: each runtime here against what the OS it stands
+    /// for documents, from `recorded`; then what each OS documents.
+    pub fn table(&self) -> String {
         let mut md = String::from("| probe |");
         Runtime::ALL.iter().for_each(|r| md += &format!(" {} |", r.about().1));
         md += "\n| --- |";
@@ -249,7 +249,10 @@ impl Fidelity {
             }
             md += "\n";
         }
-        md += &format!("\nRecorded {} by `cargo xtask matrix` on this machine. What each OS documents:\n\n", self.date);
+        md += &format!(
+            "\nRecorded {} by `cargo xtask matrix` on the reference host. What each OS documents:\n\n",
+            self.date
+        );
         md += "| probe |";
         Os::ALL.iter().for_each(|os| md += &format!(" {os} |"));
         md += "\n| --- |";
@@ -270,6 +273,34 @@ impl Fidelity {
             md += "\n";
         }
         md
+    }
+}
+
+impl Fidelity {
+    /// The probes' one list, as Rust for the crate's probe test: an enum it
+    /// must match exhaustively, their names, and the variable at which the
+    /// runner gives the host peer's address (`peer_var`).
+    pub fn rust(&self, record: &str, peer_var: &str) -> String {
+        let variant = |name: &str| -> String {
+            let words = name.split('-').map(|w| w[..1].to_uppercase() + &w[1..]);
+            words.collect()
+        };
+        let mut rs = format!("// Written by `cargo xtask gen` from {record}; do not edit.\n\n");
+        rs += &format!("//! The fidelity probes of {record}, in its order: the one list the probes'\n");
+        rs += "//! test, the matrix runner and the record share.\n\n";
+        rs += "/// A probe of the record.\n#[derive(Clone, Copy, Debug)]\npub(crate) enum Probe {\n";
+        for p in &self.probes {
+            rs += &format!("    /// {}\n    {},\n", p.does, variant(&p.name));
+        }
+        rs += "}\n\nimpl Probe {\n    /// Every probe, in the record's order.\n";
+        rs += &format!("    pub(crate) const ALL: [Probe; {}] = [\n", self.probes.len());
+        self.probes.iter().for_each(|p| rs += &format!("        Probe::{},\n", variant(&p.name)));
+        rs += "    ];\n\n    /// The name its line reports: `fidelity: NAME = SEEN; DETAIL`.\n";
+        rs += "    pub(crate) fn name(self) -> &'static str {\n        match self {\n";
+        self.probes.iter().for_each(|p| rs += &format!("            Probe::{} => \"{}\",\n", variant(&p.name), p.name));
+        rs += "        }\n    }\n}\n\n";
+        rs += "/// The variable at which the matrix runner gives its host peer's address.\n";
+        rs + &format!("pub(crate) const HOST_PEER: &str = \"{peer_var}\";\n")
     }
 }
 
@@ -311,22 +342,22 @@ pub fn report(results: &[(&str, Option<String>, &[Seen])]) -> String {
 mod tests {
     use super::*;
 
+    fn record() -> Fidelity {
+        Fidelity::load(crate::root(), "ci/fidelity.toml").unwrap()
+    }
+
     #[test]
-    fn the_file_names_every_probe_of_the_binary_and_no_other_and_its_host_peer_variable() {
-        let root = crate::root();
-        let fidelity = Fidelity::load(root).unwrap();
-        let source = std::fs::read_to_string(root.join("tests/fidelity.rs")).unwrap();
-        let table = source.split("const PROBES").nth(1).and_then(|rest| rest.split("];").next()).unwrap();
-        let in_binary: Vec<&str> = table.split('"').skip(1).step_by(2).collect();
-        let in_file: Vec<&str> = fidelity.probes.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(in_binary, in_file);
-        let peer = format!("const HOST_PEER: &str = \"{}\";", crate::peer::VAR);
-        assert!(source.contains(&peer), "the probes read the host peer from another variable than {peer}");
+    fn the_rust_list_names_every_probe_in_the_records_order() {
+        let rs = record().rust("ci/fidelity.toml", "P_FIDELITY_PEER");
+        assert!(rs.contains("    /// the peer closes with SO_LINGER 0 (an abortive close); what the next read returns\n    ResetByRead,\n"));
+        assert!(rs.contains("        Probe::ResetByRead,\n        Probe::ResetByWrite,\n"), "{rs}");
+        assert!(rs.contains("            Probe::HostResetByAccept => \"host-reset-by-accept\",\n"), "{rs}");
+        assert!(rs.ends_with("pub(crate) const HOST_PEER: &str = \"P_FIDELITY_PEER\";\n"), "{rs}");
     }
 
     #[test]
     fn a_line_is_judged_against_the_os_and_compared_with_the_record() {
-        let fidelity = Fidelity::load(crate::root()).unwrap();
+        let fidelity = record();
         let lines = [
             "fidelity: reset-by-read = end-of-stream; read: 0 bytes",
             "fidelity: reset-by-accept = not-connected; accept: OS Error 10057",

@@ -1,31 +1,71 @@
 //! Files derived from the matrix, written by `cargo xtask gen` and checked
 //! by `gen --check` (the config cell) instead of cross-checked by hand:
-//! the Actions matrices, cross.toml's targets, README's tables.
+//! whole files of tables and plans, the probes' Rust list, and the regions
+//! of the workflow and cross's configuration, whose formats force them
+//! inside hand-written files.
 
 use std::fs;
 use std::path::Path;
 
 use crate::checks;
 use crate::fidelity::Fidelity;
+use crate::matrix::Via;
 use crate::matrix::{Actions, Build, Cell, Kind, Matrix, REFERENCE_HOST, Runner, Work, runs_tests_here};
-use crate::plan::{Planner, Via};
+use crate::plan::Planner;
 
-/// Each generated file, with its regions: (name, generated text).
-type Regions = Vec<(&'static str, Vec<(&'static str, String)>)>;
+/// What `gen` writes: a whole file, or regions of a hand-written one.
+enum Generated {
+    Whole(String),
+    Regions(Vec<(&'static str, String)>),
+}
 
-fn regions(m: &Matrix, fidelity: String) -> Regions {
-    let include = |job: &str| {
-        let cells = m.cells.iter().filter(|c| c.actions.job().0 == job);
-        let target = |c: &Cell| if let Work::Build(b, _) = &c.work { b.target.clone() } else { "\"-\"".into() };
-        cells.map(|c| format!("- {{ cell: {}, target: {}, os: {} }}\n", c.name, target(c), c.actions.job().1)).collect()
+/// Each generated file (path from the repository's root) and its content.
+fn files(m: &Matrix, fidelity: Option<&Fidelity>) -> Vec<(String, Generated)> {
+    let p = &m.project;
+    let mut files = Vec::new();
+    if let Some(workflow) = &p.workflow {
+        let include = |job: &str| {
+            let cells = m.cells.iter().filter(|c| c.actions.job().0 == job);
+            cells.map(|c| format!("- {}\n", job_entry(c))).collect()
+        };
+        let jobs = ["cells", "cross", "vm"].into_iter().map(|job| (job, include(job))).collect();
+        files.push((workflow.clone(), Generated::Regions(jobs)));
+    }
+    if let Some(cross) = &p.cross_config {
+        files.push((cross.clone(), Generated::Regions(vec![("targets", cross_targets(m))])));
+    }
+    if let Some(docs) = &p.docs {
+        let page = |name: &str, title: &str, source: &str, body: String| {
+            let head = format!("<!-- Written by `cargo xtask gen` from {source}; do not edit. -->\n\n# {title}\n\n");
+            (format!("{docs}/{name}.md"), Generated::Whole(head + &body))
+        };
+        files.push(page("cells", "Matrix cells", "ci/matrix.toml", cells_table(m)));
+        files.push(page("coverage", "Backends and wakers by cell", "ci/matrix.toml", coverage_table(m)));
+        let intro = "Every step of every cell, exactly as `cargo xtask cell` runs it: here (`--via local`) and in its \
+                     Actions job (`--via native` on the job's machine, `--via cross` in the cross job). `cargo xtask \
+                     cell NAME --dry-run [--via V] [--host TRIPLE]` prints the same. `<repo>` stands for the \
+                     checkout's absolute path, `<oracle>` for the registry source of an expect-failure cell's \
+                     oracle.\n\n";
+        files.push(page("plans", "Every cell's steps", "ci/matrix.toml", intro.to_string() + &plans(m)));
+        if let (Some(f), Some(setup)) = (fidelity, &p.fidelity) {
+            files.push(page("fidelity", "What each runtime proves", &setup.record, f.table()));
+        }
+    }
+    if let (Some(f), Some(setup)) = (fidelity, &p.fidelity) {
+        files.push((setup.rust.clone(), Generated::Whole(f.rust(&setup.record, &p.var("FIDELITY_PEER")))));
+    }
+    files
+}
+
+/// A cell's entry in its job's matrix: `{ cell: NAME, target: T, os: LABEL }`,
+/// and the VM it boots.
+fn job_entry(c: &Cell) -> String {
+    let target = if let Work::Build(b, _) = &c.work { b.target.clone() } else { "\"-\"".into() };
+    let vm = match &c.actions {
+        Actions::Vm(vm) => format!(", vm: {vm}"),
+        _ => String::new(),
     };
-    let jobs = ["cells", "cross", "freebsd"].map(|job| (job, include(job)));
-    vec![
-        (".github/workflows/ci.yml", jobs.into()),
-        ("cross.toml", vec![("targets", cross_targets(m))]),
-        ("README.md", vec![("matrix", matrix_table(m)), ("coverage", coverage_table(m)), ("fidelity", fidelity)]),
-        ("ci/plans.md", vec![("plans", plans(m))]),
-    ]
+    format!("{{ cell: {}, target: {target}, os: {}{vm} }}", c.name, c.actions.job().1)
 }
 
 /// Where a cell runs: here (the reference host, `--via local`), and on
@@ -77,40 +117,61 @@ fn cross_targets(m: &Matrix) -> String {
     toml
 }
 
-fn matrix_table(m: &Matrix) -> String {
+fn cells_table(m: &Matrix) -> String {
     let mut md = String::from(
         "| cell | target | backend (src/sys) | waker | here (`cargo xtask matrix`, Linux x86_64) | GitHub Actions |\n",
     );
     md += "| --- | --- | --- | --- | --- | --- |\n";
     for c in &m.cells {
-        let (job, label) = c.actions.job();
-        let machine = if c.actions == Actions::FreebsdVm { "a FreeBSD VM" } else { label };
-        let (mut row, mut here) = (vec![c.name.clone()], String::new());
-        if let Work::Build(b, kind) = &c.work {
-            let cfg: String = b.cfg.iter().map(|c| format!(" + `--cfg {c}`")).collect();
-            row.extend([format!("`{}`{cfg}", b.target), format!("{} ({}.rs)", m.sys[&b.sys].backend, b.sys)]);
-            row.push(m.waker[&b.waker].about.clone());
-            here = match kind {
-                Kind::Test(Runner::Qemu(qemu)) => format!(" under {qemu}"),
-                Kind::Test(Runner::Wine) => " under Wine".into(),
-                Kind::Test(Runner::Wasmtime) | Kind::Serve | Kind::ExpectFailure => " under wasmtime".into(),
-                Kind::Cross => " with podman".into(),
-                _ => String::new(),
-            };
-        } else {
-            row.extend([String::new(), String::new(), String::new()]);
-        }
+        let mut row = vec![c.name.clone()];
+        let (here, there) = match &c.work {
+            Work::Build(b, kind) => {
+                let cfg: String = b.cfg.iter().map(|c| format!(" + `--cfg {c}`")).collect();
+                row.extend([format!("`{}`{cfg}", b.target), format!("{} ({}.rs)", m.sys[&b.sys].backend, b.sys)]);
+                row.push(m.waker[&b.waker].about.clone());
+                how(m, c, b, kind)
+            }
+            Work::Config | Work::Adopt => {
+                row.extend([String::new(), String::new(), String::new()]);
+                ("natively".into(), format!("on {}", c.actions.job().1))
+            }
+        };
         let note = c.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
         let summary = |p: Planner| p.plan(c).map_or_else(|e| e, |p| p.summary());
         let [local, actions] = machines(m, c);
-        row.push(format!("{}{here}{note}", summary(local)));
+        row.push(format!("{here}: {}{note}", summary(local)));
         row.push(match c.actions {
             Actions::None => "not run on Actions".into(),
-            _ => format!("`{job}` on {machine}: {}", summary(actions)),
+            _ => format!("{there} (`{}` job): {}", c.actions.job().0, summary(actions)),
         });
         md += &format!("| {} |\n", row.join(" | "));
     }
     md
+}
+
+/// How a cell's code runs here and on Actions: natively, in a VM, under an
+/// emulator or a WebAssembly runtime, or type-checked only.
+fn how(m: &Matrix, c: &Cell, b: &Build, kind: &Kind) -> (String, String) {
+    let here = match kind {
+        Kind::Test(Runner::Native) if b.target != REFERENCE_HOST => "type-checked only".into(),
+        Kind::Test(Runner::Native | Runner::Host) | Kind::Fuzz(_) | Kind::Miri | Kind::Sanitizer(_) => {
+            "natively".into()
+        }
+        Kind::Test(Runner::Qemu(qemu)) => format!("under {qemu} (emulator)"),
+        Kind::Test(Runner::Wine) => "under Wine".into(),
+        Kind::Test(Runner::Wasmtime) | Kind::Serve | Kind::ExpectFailure(_) => "under wasmtime".into(),
+        Kind::Check => "type-checked only".into(),
+        Kind::Cross => "`cross test` in podman, under qemu-user".into(),
+    };
+    let there = match (&c.actions, kind) {
+        (Actions::Hosted(label), Kind::Test(Runner::Native)) => format!("natively on {label}"),
+        (Actions::Hosted(label), _) => format!("on {label}, {here}"),
+        (Actions::Cross, Kind::Test(Runner::Wine)) => format!("on {}, in cross's image under Wine", c.actions.job().1),
+        (Actions::Cross, _) => format!("on {}, in cross's image under qemu-user", c.actions.job().1),
+        (Actions::Vm(vm), _) => format!("natively in a {} VM", m.vm[vm].about),
+        (Actions::None, _) => String::new(),
+    };
+    (here, there)
 }
 
 fn coverage_table(m: &Matrix) -> String {
@@ -150,37 +211,51 @@ fn replace_region(text: &str, name: &str, body: &str) -> Result<String, String> 
     Ok(lines.join("\n") + "\n")
 }
 
-/// Writes the generated regions (with `check`, only compares them), then
-/// checks what gen cannot write: the workflow's pins, cross.toml's keys.
+/// Writes the generated files (with `check`, only compares them), then
+/// checks what gen cannot write: the workflow's pins, cross's keys, links.
 pub fn generate(root: &Path, m: &Matrix, check: bool) -> Vec<String> {
     let (mut problems, mut stale) = (Vec::new(), Vec::new());
-    let fidelity = Fidelity::load(root).map(|f| f.readme_table()).unwrap_or_else(|e| {
-        problems.push(e);
-        String::new()
-    });
-    for (file, regions) in regions(m, fidelity) {
-        let old = fs::read_to_string(root.join(file)).unwrap_or_default();
-        let mut new = old.clone();
-        for (name, body) in regions {
-            match replace_region(&new, name, &body) {
-                Ok(text) => new = text,
-                Err(e) => problems.push(format!("{file}: {e}")),
+    let fidelity = m
+        .project
+        .fidelity
+        .as_ref()
+        .and_then(|setup| Fidelity::load(root, &setup.record).map_err(|e| problems.push(e)).ok());
+    for (file, generated) in files(m, fidelity.as_ref()) {
+        let old = fs::read_to_string(root.join(&file)).unwrap_or_default();
+        let new = match generated {
+            Generated::Whole(text) => text,
+            Generated::Regions(regions) => {
+                let mut new = old.clone();
+                for (name, body) in regions {
+                    match replace_region(&new, name, &body) {
+                        Ok(text) => new = text,
+                        Err(e) => problems.push(format!("{file}: {e}")),
+                    }
+                }
+                new
             }
-        }
+        };
         if new == old {
             continue;
         }
         if check {
             stale.push(format!("{file} is not what ci/matrix.toml generates: run `cargo xtask gen`"));
-        } else if let Err(e) = fs::write(root.join(file), new) {
+        } else if let Err(e) = fs::create_dir_all(root.join(&file).parent().expect("a file has a directory"))
+            .and_then(|()| fs::write(root.join(&file), new))
+        {
             stale.push(format!("writing {file}: {e}"));
         } else {
             println!("gen: wrote {file}");
         }
     }
     problems.extend(stale);
-    problems.extend(checks::workflow(root));
-    problems.extend(checks::cross_config(root));
+    if let Some(workflow) = &m.project.workflow {
+        problems.extend(checks::workflow(root, workflow));
+    }
+    if let Some(cross) = &m.project.cross_config {
+        problems.extend(checks::cross_config(root, cross));
+    }
+    problems.extend(checks::links(root));
     problems
 }
 

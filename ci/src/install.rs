@@ -1,27 +1,18 @@
-//! What a fresh machine needs for a cell, derived from the cell alone, and
-//! installing it, saying what is installed and for which cells.
+//! What a machine needs for a cell (each plan lists its needs), whether
+//! this one has it, and installing it, saying what and for which cells.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::matrix::{Cell, CrossPin, Kind, Matrix, Runner, Toolchain, Work};
-use crate::plan::{PY_TOOLS, Via, XTASK_TARGETS, venv};
+use crate::matrix::Matrix;
 
-/// wasmtime-cli on crates.io: 48.x is the last that builds with Rust 1.95.
-/// Only the features the cells use (`run` with WASI preview 1 and 2,
-/// components, its compilation cache): 9m49s to build here, where the
-/// default features take 16 to 18 minutes.
-const WASMTIME: Need = Need::Crate(
-    "wasmtime-cli",
-    "48.0.8",
-    " --no-default-features --features run,cranelift,component-model,parallel-compilation,cache",
-);
-const CARGO_FUZZ: Need = Need::Crate("cargo-fuzz", "0.13.2", "");
-/// cross from crates.io for the cross cells: a commit of cross's main (what
-/// the Actions job builds from git) cannot be fetched from crates.io.
-const CROSS: Need = Need::Crate("cross", "0.2.5", "");
-const DEBIAN_IMAGE: &str = "localhost/portable-echo/debian-base:bookworm";
+/// The config cell's PyPI tools, in a virtual environment of their versions.
+pub const PY_TOOLS: [(&str, &str); 2] = [("check-jsonschema", "0.39.0"), ("zizmor", "1.32.0")];
+
+pub fn venv() -> String {
+    format!("target/tools/venv-cj{}-zz{}", PY_TOOLS[0].1, PY_TOOLS[1].1)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
@@ -41,66 +32,28 @@ pub enum Need {
     DebianImage,
 }
 
-pub fn needs(m: &Matrix, cell: &Cell, host: &str, via: Via) -> Vec<Need> {
-    let apt = |package: &str, probe: &str| Need::Apt(package.into(), probe.into());
-    let Work::Build(b, kind) = &cell.work else {
-        let tc = &m.toolchains.stable;
-        let mut v = vec![Need::Toolchain(tc.clone()), Need::Component(tc.clone(), "clippy")];
-        v.push(Need::Component(tc.clone(), "rustfmt"));
-        v.extend(XTASK_TARGETS.iter().map(|t| Need::Target(tc.clone(), t.to_string())));
-        return [v, vec![apt("shellcheck", "shellcheck"), Need::PyTools]].concat();
-    };
-    let tc = m.toolchain(b.toolchain).to_string();
-    let component = |c| Need::Component(tc.clone(), c);
-    let mut v = vec![Need::Toolchain(tc.clone())];
-    if b.toolchain != Toolchain::Msrv {
-        v.push(component("clippy"));
-    }
-    if *kind == Kind::Test(Runner::Native) && b.target == host && b.cfg.is_empty() {
-        v.push(component("rustfmt"));
-    }
-    match b.toolchain {
-        Toolchain::NightlyBuildStd => v.push(component("rust-src")),
-        _ if b.target != host => v.push(Need::Target(tc.clone(), b.target.clone())),
-        _ => {}
-    }
-    // Under cross, its image brings the linker and the runner.
-    if via == Via::Cross && matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)) {
-        v.push(Need::Cross);
-        return v;
-    }
-    match kind {
-        Kind::Test(Runner::Qemu(qemu)) => v.push(apt("qemu-user", qemu)),
-        Kind::Test(Runner::Wine) => v.extend([apt("wine", "wine"), apt("wine64", "/usr/lib/wine/wine64")]),
-        Kind::Test(Runner::Wasmtime) | Kind::ExpectFailure | Kind::Serve => v.push(WASMTIME),
-        Kind::Test(Runner::Native | Runner::Host) | Kind::Check => {}
-        Kind::Fuzz => v.extend([CARGO_FUZZ, apt("g++", "g++")]),
-        Kind::Miri => v.extend([component("miri"), component("rust-src")]),
-        Kind::Sanitizer(_) => v.push(component("rust-src")),
-        Kind::Cross => {
-            let packages = ["podman", "runc", "debootstrap", "uidmap", "slirp4netns", "fuse-overlayfs"];
-            v.extend(packages.map(|p| apt(p, if p == "uidmap" { "newuidmap" } else { p })));
-            v.extend([CROSS, Need::DebianImage]);
-        }
-    }
-    match b.linker.as_deref() {
-        Some(l) if l.ends_with("-w64-mingw32-gcc") => v.push(apt("mingw-w64", l)),
-        Some(l) => {
-            let gnu = l.trim_end_matches("-gcc");
-            // Debian's names for the architecture of the cross libc.
-            let arch = match gnu.split('-').next().unwrap_or(gnu) {
-                "aarch64" => "arm64",
-                "arm" => "armhf",
-                "i686" => "i386",
-                "powerpc64le" => "ppc64el",
-                arch => arch,
-            };
-            v.push(apt(&format!("gcc-{gnu}"), l));
-            v.push(apt(&format!("libc6-dev-{arch}-cross"), &format!("/usr/{gnu}/lib/libc.so")));
-        }
-        None => {}
-    }
-    v
+/// wasmtime-cli on crates.io: 50.x is the newest, and needs Rust 1.97.
+/// Only the features the cells use (`run` with WASI preview 1 and 2,
+/// components, its compilation cache): the default features take about
+/// twice as long to build.
+pub const WASMTIME: Need = Need::Crate(
+    "wasmtime-cli",
+    "50.0.1",
+    " --no-default-features --features run,cranelift,component-model,parallel-compilation,cache",
+);
+pub const CARGO_FUZZ: Need = Need::Crate("cargo-fuzz", "0.13.2", "");
+/// cross from crates.io for the cross cells here: a commit of cross's main
+/// (what the Actions job builds from git) cannot be fetched from crates.io.
+pub const CROSS: Need = Need::Crate("cross", "0.2.5", "");
+
+/// A Debian package that `probe` (a command, or an absolute path) shows.
+pub fn apt(package: &str, probe: &str) -> Need {
+    Need::Apt(package.into(), probe.into())
+}
+
+/// The image the cross cells' own images start from.
+pub fn debian_image(m: &Matrix) -> String {
+    m.project.image("debian-base:bookworm")
 }
 
 /// The standard output of a command (words split at spaces) that succeeded.
@@ -110,12 +63,12 @@ fn output(command: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn on_path(program: &str) -> bool {
+pub fn on_path(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).any(|d| d.join(program).is_file() || d.join(format!("{program}.exe")).is_file())
 }
 
-fn have(root: &Path, need: &Need) -> bool {
+fn have(m: &Matrix, root: &Path, need: &Need) -> bool {
     let lists = |command: String, line: &str| output(&command).is_some_and(|o| o.lines().any(|l| l == line));
     match need {
         Need::Toolchain(tc) => output(&format!("rustup run {tc} rustc --version")).is_some(),
@@ -128,14 +81,14 @@ fn have(root: &Path, need: &Need) -> bool {
         Need::Crate(name, version, _) => lists("cargo install --list".into(), &format!("{name} v{version}:")),
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
-        Need::DebianImage => output(&format!("podman image exists {DEBIAN_IMAGE}")).is_some(),
+        Need::DebianImage => output(&format!("podman image exists {}", debian_image(m))).is_some(),
     }
 }
 
 /// The commands that install `need`, as `install` says them and runs them
 /// (split at spaces: no argument has one).
 fn commands(m: &Matrix, need: &Need) -> Vec<String> {
-    let (stable, CrossPin { git, rev, .. }) = (&m.toolchains.stable, &m.cross);
+    let stable = &m.toolchains.stable;
     let one = |command: String| vec![command];
     match need {
         Need::Toolchain(tc) => one(format!("rustup toolchain install {tc} --profile minimal --no-self-update")),
@@ -143,7 +96,10 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
         Need::Target(tc, t) => one(format!("rustup target add --toolchain {tc} {t}")),
         Need::Apt(package, _) => one(format!("apt-get install -y -q {package}")),
         Need::Crate(name, version, extra) => one(format!("cargo +{stable} install {name}@{version} --locked{extra}")),
-        Need::Cross => one(format!("cargo +{stable} install cross --locked --git {git} --rev {rev}")),
+        Need::Cross => match &m.cross {
+            Some(pin) => one(format!("cargo +{stable} install cross --locked --git {} --rev {}", pin.git, pin.rev)),
+            None => one("false # no [cross] pin in ci/matrix.toml".into()),
+        },
         Need::PyTools => {
             let (venv, pins) = (venv(), PY_TOOLS.map(|(t, v)| format!("{t}=={v}")));
             vec![format!("python3 -m venv {venv}"), format!("{venv}/bin/python -m pip install -q {}", pins.join(" "))]
@@ -156,7 +112,7 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
                 format!("mkdir -p {rootfs}"),
                 format!("debootstrap --variant=minbase bookworm {rootfs} {}", debian_mirror()),
                 format!("tar -C {rootfs} -cf {tar} ."),
-                format!("podman import {tar} {DEBIAN_IMAGE}"),
+                format!("podman import {tar} {}", debian_image(m)),
                 format!("rm -rf {rootfs} {tar}"),
             ]
         }
@@ -164,7 +120,7 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
 }
 
 /// The Debian archive of this machine's apt sources (debootstrap needs one).
-fn debian_mirror() -> String {
+pub fn debian_mirror() -> String {
     let dir = std::fs::read_dir("/etc/apt/sources.list.d").into_iter().flatten().flatten().map(|e| e.path());
     let files = std::iter::once("/etc/apt/sources.list".into()).chain(dir);
     let text: String = files.map(|p| std::fs::read_to_string(p).unwrap_or_default() + "\n").collect();
@@ -174,86 +130,76 @@ fn debian_mirror() -> String {
 
 pub fn describe(m: &Matrix, need: &Need) -> String {
     let text = commands(m, need).join(" && ");
-    match need {
-        Need::Cross => format!("{text} ({}, {})", m.cross.on, m.cross.date),
+    match (need, &m.cross) {
+        (Need::Cross, Some(pin)) => format!("{text} ({}, {})", pin.on, pin.date),
         _ => text,
     }
 }
 
-/// The needs of `cells` this machine lacks, each with the cells that need it.
-pub fn missing(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via) -> BTreeMap<Need, Vec<String>> {
-    let mut wanted: BTreeMap<Need, Vec<String>> = BTreeMap::new();
-    for cell in cells {
-        needs(m, cell, host, via).into_iter().for_each(|n| wanted.entry(n).or_default().push(cell.name.clone()));
-    }
-    wanted.retain(|need, _| !have(root, need));
-    wanted
+/// What the cells need, each need with the cells that need it.
+pub type Wanted = BTreeMap<Need, Vec<String>>;
+
+/// The part of `wanted` this machine lacks.
+pub fn missing(m: &Matrix, root: &Path, wanted: &Wanted) -> Wanted {
+    wanted.iter().filter(|(need, _)| !have(m, root, need)).map(|(n, c)| (n.clone(), c.clone())).collect()
 }
 
-/// Installs what `cells` lack, saying what and for which cells; command
-/// output goes to `log` (the terminal when `None`). Says what is still
-/// missing, and returns whether nothing is.
-pub fn install(m: &Matrix, root: &Path, cells: &[&Cell], host: &str, via: Via, log: Option<&Path>) -> bool {
-    let run = |command: &str| {
-        let mut words: Vec<&str> = command.split(' ').collect();
-        // debootstrap makes root-owned files, which only root can archive and remove.
-        if ["apt-get", "debootstrap", "tar", "rm"].contains(&words[0])
-            && on_path("sudo")
-            && output("id -u").is_none_or(|u| u.trim() != "0")
-        {
-            words.insert(0, "sudo");
-        }
-        let mut cmd = Command::new(words[0]);
-        cmd.args(&words[1..]).env("DEBIAN_FRONTEND", "noninteractive").current_dir(root);
-        if let Some(file) = log.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok()) {
-            cmd.stdout(file.try_clone().unwrap()).stderr(file);
-        }
-        if !cmd.status().is_ok_and(|s| s.success()) {
-            println!("install: `{}` failed", words.join(" "));
-        }
-    };
-    let lacking = missing(m, root, cells, host, via);
-    // Debian packages first: one update, one apt-get install.
+/// Runs one install command, with sudo where it needs root and this is not
+/// root; its output goes to `log` (the terminal when `None`).
+fn run(root: &Path, command: &str, log: Option<&Path>) {
+    let mut words: Vec<&str> = command.split(' ').collect();
+    // debootstrap makes root-owned files, which only root can archive and remove.
+    if ["apt-get", "debootstrap", "tar", "rm"].contains(&words[0])
+        && on_path("sudo")
+        && output("id -u").is_none_or(|u| u.trim() != "0")
+    {
+        words.insert(0, "sudo");
+    }
+    let mut cmd = Command::new(words[0]);
+    cmd.args(&words[1..]).env("DEBIAN_FRONTEND", "noninteractive").current_dir(root);
+    if let Some(file) = log.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok()) {
+        cmd.stdout(file.try_clone().expect("a log file clones")).stderr(file);
+    }
+    if !cmd.status().is_ok_and(|s| s.success()) {
+        println!("install: `{}` failed", words.join(" "));
+    }
+}
+
+/// The Debian packages of `wanted`, each with the cells that need it.
+pub fn packages(wanted: &Wanted) -> BTreeMap<&str, Vec<String>> {
     let mut packages: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (need, cells) in &lacking {
+    for (need, cells) in wanted {
         if let Need::Apt(package, _) = need {
             packages.entry(package).or_default().extend(cells.iter().cloned());
         }
     }
-    for (package, cells) in packages.iter_mut() {
+    packages.values_mut().for_each(|cells| {
+        cells.sort();
         cells.dedup();
+    });
+    packages
+}
+
+/// Installs what `wanted` lacks, saying what and for which cells; command
+/// output goes to `log` (the terminal when `None`). Says what is still
+/// missing, and returns whether nothing is.
+pub fn install(m: &Matrix, root: &Path, wanted: &Wanted, log: Option<&Path>) -> bool {
+    let lacking = missing(m, root, wanted);
+    // Debian packages first: one update, one apt-get install.
+    let packages = packages(&lacking);
+    for (package, cells) in &packages {
         println!("install: Debian package {package} (apt-get install), needed by {}", cells.join(" "));
     }
     if !packages.is_empty() {
-        run("apt-get update -q");
-        run(&format!("apt-get install -y -q {}", packages.keys().copied().collect::<Vec<_>>().join(" ")));
+        run(root, "apt-get update -q", log);
+        let names: Vec<&str> = packages.keys().copied().collect();
+        run(root, &format!("apt-get install -y -q {}", names.join(" ")), log);
     }
     for (need, cells) in lacking.iter().filter(|(n, _)| !matches!(n, Need::Apt(..))) {
         println!("install: {}, needed by {}", describe(m, need), cells.join(" "));
-        commands(m, need).iter().for_each(|c| run(c));
+        commands(m, need).iter().for_each(|c| run(root, c, log));
     }
-    let still = missing(m, root, cells, host, via);
+    let still = missing(m, root, wanted);
     still.iter().for_each(|(n, c)| println!("missing: {}, needed by {}", describe(m, n), c.join(" ")));
     still.is_empty()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cell_needs_what_its_toolchain_runner_and_linker_need() {
-        let m = Matrix::load(crate::root()).unwrap();
-        let needs = |name: &str, via| needs(&m, m.cell(name).unwrap(), "x86_64-unknown-linux-gnu", via);
-        let apt = |package: &str, probe: &str| Need::Apt(package.into(), probe.into());
-        let aarch64 = needs("linux-aarch64", Via::Local);
-        assert!(aarch64.contains(&apt("qemu-user", "qemu-aarch64")), "{aarch64:?}");
-        assert!(aarch64.contains(&apt("libc6-dev-arm64-cross", "/usr/aarch64-linux-gnu/lib/libc.so")), "{aarch64:?}");
-        let cross = needs("linux-aarch64", Via::Cross);
-        assert!(cross.contains(&Need::Cross) && !cross.iter().any(|n| matches!(n, Need::Apt(..))), "{cross:?}");
-        assert!(needs("wasip2-serve", Via::Local).contains(&WASMTIME));
-        let openbsd = needs("openbsd", Via::Local);
-        assert!(openbsd.contains(&Need::Component(m.toolchains.nightly.clone(), "rust-src")), "{openbsd:?}");
-        assert!(!openbsd.iter().any(|n| matches!(n, Need::Target(..))), "{openbsd:?}");
-    }
 }

@@ -1,8 +1,10 @@
-//! `cargo xtask`: the portability matrix of portable-echo, the same on every
-//! OS. Cells are declared once, in ci/matrix.toml; `cargo xtask cell NAME`
-//! is the one way to run one, on a laptop and in every Actions job.
+//! `cargo xtask`: a portability matrix for a mio-based crate, the same on
+//! every OS. Cells are declared once, in ci/matrix.toml; `cargo xtask cell
+//! NAME` is the one way to run one, on a laptop and in every Actions job.
 
+mod adopt;
 mod checks;
+mod cmd;
 mod fidelity;
 mod generated;
 mod install;
@@ -10,6 +12,7 @@ mod matrix;
 mod peer;
 mod plan;
 mod report;
+mod result;
 mod run;
 
 use std::path::Path;
@@ -17,13 +20,14 @@ use std::process::{Command, ExitCode};
 
 use clap::Parser;
 
-use matrix::{Cell, Matrix, Work};
-use plan::{Planner, Via};
-use run::{CellResult, Status};
+use matrix::Via;
+use matrix::{Cell, Kind, Matrix, Work};
+use plan::Planner;
+use result::{CellResult, Status};
 
 #[derive(Parser)]
-#[command(about = "The portability matrix of portable-echo (cells: ci/matrix.toml)")]
-enum Cmd {
+#[command(about = "A portability matrix for a mio-based crate (cells: ci/matrix.toml)")]
+enum Cli {
     /// Install what the selected cells miss, run each, and report.
     Matrix {
         /// Only these cells (repeatable, or a comma list).
@@ -80,6 +84,10 @@ enum Cmd {
         #[arg(long)]
         summary: bool,
     },
+    /// Prove the runner can be adopted: a scratch crate takes it over as
+    /// docs/adopt.md says and runs a native, a qemu-user, a Wine and a
+    /// wasmtime cell (in target/adopt/).
+    Adopt,
     /// Write the files derived from ci/matrix.toml.
     Gen {
         /// Change nothing; fail if a file is not what would be written.
@@ -88,8 +96,30 @@ enum Cmd {
     },
 }
 
+/// What every subcommand works on: the repository, its matrix, this host.
+struct Repo<'a> {
+    root: &'a Path,
+    m: Matrix,
+    host: String,
+    /// `root` with `/` separators, for the commands of the plans.
+    abs: String,
+    /// Cargo's target directory (CARGO_TARGET_DIR, or `target`).
+    target_dir: String,
+}
+
 fn main() -> ExitCode {
-    match main_with(root(), Cmd::parse()) {
+    let outcome = Repo::open(root()).and_then(|repo| match Cli::parse() {
+        Cli::Matrix { cell, kind, target, no_install, timeout, prune } => {
+            repo.matrix(&cell, &kind, &target, no_install, timeout, prune)
+        }
+        Cli::Cell { name, via, dry_run: true, host, .. } => repo.dry_run(&name, via, host.as_deref()),
+        Cli::Cell { name, via, timeout, .. } => repo.cell(&name, via, timeout),
+        Cli::Install { cells, via } => repo.install(&cells, via),
+        Cli::Report { cells, summary } => repo.report(&cells, summary),
+        Cli::Adopt => adopt::adopt(repo.root, &repo.m),
+        Cli::Gen { check } => Ok(repo.generate(check)),
+    });
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -99,112 +129,132 @@ fn main() -> ExitCode {
     }
 }
 
-fn main_with(root: &Path, command: Cmd) -> Result<bool, String> {
-    let m = Matrix::load(root)?;
-    let host = host()?;
-    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let abs = root.to_string_lossy().replace('\\', "/");
-    // mio's registry source, which only the expect-failure cell builds from.
-    let mio = match &command {
-        Cmd::Cell { name, dry_run: false, .. } if is_expect_failure(&m, std::slice::from_ref(name)) => {
-            mio_source(root)?
+impl Repo<'_> {
+    fn open(root: &Path) -> Result<Repo<'_>, String> {
+        let m = Matrix::load(root)?;
+        let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        let abs = root.to_string_lossy().replace('\\', "/");
+        Ok(Repo { root, m, host: host()?, abs, target_dir })
+    }
+
+    fn planner<'a>(&'a self, host: &'a str, via: Via, throwaway: bool, oracle: &'a str) -> Planner<'a> {
+        let (root, target_dir) = (self.abs.as_str(), self.target_dir.as_str());
+        Planner { matrix: &self.m, host, via, root, target_dir, throwaway, oracle }
+    }
+
+    /// `cargo xtask matrix`: install what the cells lack, run each, report.
+    fn matrix(
+        &self,
+        names: &[String],
+        kinds: &[String],
+        targets: &[String],
+        no_install: bool,
+        timeout: u64,
+        prune: bool,
+    ) -> Result<bool, String> {
+        let mut cells = select(&self.m, names)?;
+        cells.retain(|c| {
+            let t = if let Work::Build(b, _) = &c.work { b.target.as_str() } else { "-" };
+            (kinds.is_empty() || kinds.contains(&c.kind)) && (targets.is_empty() || targets.iter().any(|x| x == t))
+        });
+        if cells.is_empty() {
+            return Err("no cell matches the selection".into());
         }
-        Cmd::Matrix { cell, kind, .. }
-            if (cell.is_empty() || is_expect_failure(&m, cell))
-                && (kind.is_empty() || kind.iter().any(|k| k == "expect-failure")) =>
-        {
-            mio_source(root)?
+        run::forward_signals();
+        let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+        println!("matrix: {} cells: {}", cells.len(), names.join(" "));
+        let logs = self.root.join("target/matrix-logs");
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        if !no_install {
+            println!("matrix: installing what is missing (command output: target/matrix-logs/install.log)");
+            install::install(&self.m, self.root, &self.wanted(&cells, Via::Local)?, Some(&logs.join("install.log")));
         }
-        _ => "<mio>".into(),
-    };
-    let planner = |host, via, throwaway| Planner {
-        matrix: &m,
-        host,
-        via,
-        root: &abs,
-        target_dir: &target_dir,
-        throwaway,
-        mio: &mio,
-    };
-    match command {
-        Cmd::Gen { check } => {
-            let problems = generated::generate(root, &m, check);
-            problems.iter().for_each(|p| eprintln!("error: {p}"));
-            Ok(problems.is_empty())
-        }
-        Cmd::Install { cells, via } => Ok(install::install(&m, root, &select(&m, &cells)?, &host, via, None)),
-        Cmd::Report { cells, summary } => {
-            let mut cells = select(&m, &cells)?;
-            if cells.len() == m.cells.len() {
-                cells.retain(|c| CellResult::path(root, &c.name).is_file());
+        let prune = prune || std::env::var("CI").is_ok_and(|ci| ci == "true");
+        let oracle = oracle_source(self.root, &cells)?;
+        let planner = self.planner(&self.host, Via::Local, prune, &oracle);
+        for (i, c) in cells.iter().enumerate() {
+            let result = run::cell(&planner, self.root, c, false, timeout);
+            println!("{}", report::one_line(&result));
+            if result.status == Status::Fail {
+                self.print_tail(&result);
             }
-            Ok(!report::write(root, &report::load(root, &m, &cells), summary))
+            if prune {
+                prune_build(&planner, self.root, c, &cells[i + 1..]);
+            }
         }
-        Cmd::Cell { name, via, dry_run, host: as_host, timeout } => {
-            let cell = m.cell(&name)?;
-            if dry_run {
-                print!("{}", planner(as_host.as_deref().unwrap_or(&host), via, false).plan(cell)?.render());
-                return Ok(true);
+        println!("matrix: target/ holds {:.1} GiB now", gib(disk_use(&self.root.join("target"))));
+        Ok(!report::write(self.root, &report::load(self.root, &self.m, &cells), true))
+    }
+
+    /// The last lines of a failed cell's log, on the terminal.
+    fn print_tail(&self, result: &CellResult) {
+        let log = std::fs::read_to_string(self.root.join(&result.log)).unwrap_or_default();
+        let tail: Vec<_> = log.lines().rev().take(40).collect();
+        println!("---- last {} lines of {}", tail.len(), result.log);
+        tail.iter().rev().for_each(|l| println!("| {l}"));
+        println!("----");
+    }
+
+    /// `cargo xtask cell NAME --dry-run`: the steps, for this host or another.
+    fn dry_run(&self, name: &str, via: Via, host: Option<&str>) -> Result<bool, String> {
+        let cell = self.m.cell(name)?;
+        print!("{}", self.planner(host.unwrap_or(&self.host), via, false, "<oracle>").plan(cell)?.render());
+        Ok(true)
+    }
+
+    /// `cargo xtask cell NAME`: run it, its output on the terminal.
+    fn cell(&self, name: &str, via: Via, timeout: u64) -> Result<bool, String> {
+        let cell = self.m.cell(name)?;
+        let oracle = oracle_source(self.root, &[cell])?;
+        run::forward_signals();
+        let result = run::cell(&self.planner(&self.host, via, false, &oracle), self.root, cell, true, timeout);
+        Ok(!report::write(self.root, &[result], true))
+    }
+
+    /// `cargo xtask install`: what the cells need, installed.
+    fn install(&self, names: &[String], via: Via) -> Result<bool, String> {
+        let cells = select(&self.m, names)?;
+        Ok(install::install(&self.m, self.root, &self.wanted(&cells, via)?, None))
+    }
+
+    /// What `cells` need on this host, each need with the cells that need it.
+    fn wanted(&self, cells: &[&Cell], via: Via) -> Result<install::Wanted, String> {
+        let planner = self.planner(&self.host, via, false, "<oracle>");
+        let mut wanted = install::Wanted::new();
+        for cell in cells {
+            for need in planner.plan(cell)?.needs {
+                wanted.entry(need).or_default().push(cell.name.clone());
             }
-            run::forward_signals();
-            let result = run::cell(&planner(&host, via, false), root, cell, true, timeout);
-            Ok(!report::write(root, &[result], true))
         }
-        Cmd::Matrix { cell, kind, target, no_install, timeout, prune } => {
-            let mut cells = select(&m, &cell)?;
-            cells.retain(|c| {
-                let t = if let Work::Build(b, _) = &c.work { b.target.as_str() } else { "-" };
-                (kind.is_empty() || kind.contains(&c.kind)) && (target.is_empty() || target.iter().any(|x| x == t))
-            });
-            if cells.is_empty() {
-                return Err("no cell matches the selection".into());
-            }
-            run::forward_signals();
-            let names: Vec<String> = cells.iter().map(|c| c.name.clone()).collect();
-            println!("matrix: {} cells: {}", cells.len(), names.join(" "));
-            let logs = root.join("target/matrix-logs");
-            std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-            if !no_install {
-                println!("matrix: installing what is missing (command output: target/matrix-logs/install.log)");
-                install::install(&m, root, &cells, &host, Via::Local, Some(&logs.join("install.log")));
-            }
-            let prune = prune || std::env::var("CI").is_ok_and(|ci| ci == "true");
-            for (i, c) in cells.iter().enumerate() {
-                let planner = planner(&host, Via::Local, prune);
-                let result = run::cell(&planner, root, c, false, timeout);
-                println!("{}", report::one_line(&result));
-                if result.status == Status::Fail {
-                    let log = std::fs::read_to_string(root.join(&result.log)).unwrap_or_default();
-                    let tail: Vec<_> = log.lines().rev().take(40).collect();
-                    println!("---- last {} lines of {}", tail.len(), result.log);
-                    tail.iter().rev().for_each(|l| println!("| {l}"));
-                    println!("----");
-                }
-                let later = |dir: &String| cells[i + 1..].iter().any(|l| planner.build_dir(l).as_ref() == Some(dir));
-                if let Some(dir) = planner.build_dir(c).filter(|dir| prune && !later(dir)) {
-                    let size = gib(disk_use(&root.join(&dir)));
-                    match std::fs::remove_dir_all(root.join(&dir)) {
-                        Ok(()) => println!("matrix: removed {dir} ({size:.1} GiB), which no later cell builds in"),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => println!("matrix: could not remove {dir}: {e}"),
-                    }
-                }
-            }
-            println!("matrix: target/ holds {:.1} GiB now", gib(disk_use(&root.join("target"))));
-            Ok(!report::write(root, &report::load(root, &m, &cells), true))
+        Ok(wanted)
+    }
+
+    /// `cargo xtask report`: the saved results of the cells, as a report.
+    fn report(&self, names: &[String], summary: bool) -> Result<bool, String> {
+        let mut cells = select(&self.m, names)?;
+        if names.is_empty() {
+            cells.retain(|c| CellResult::path(self.root, &c.name).is_file());
         }
+        Ok(!report::write(self.root, &report::load(self.root, &self.m, &cells), summary))
+    }
+
+    /// `cargo xtask gen [--check]`.
+    fn generate(&self, check: bool) -> bool {
+        let problems = generated::generate(self.root, &self.m, check);
+        problems.iter().for_each(|p| eprintln!("error: {p}"));
+        problems.is_empty()
     }
 }
 
-/// Whether any of the named cells (comma lists allowed) is expect-failure.
-fn is_expect_failure(m: &Matrix, names: &[String]) -> bool {
-    let names = names.iter().flat_map(|n| n.split(','));
-    names.filter_map(|n| m.cell(n).ok()).any(|c| c.kind == "expect-failure")
-}
-
-/// The directory of the registry source of the mio that Cargo.lock pins,
-/// from `cargo metadata` (which downloads it when it is missing).
-fn mio_source(root: &Path) -> Result<String, String> {
+/// The registry source of the package whose example is the oracle of an
+/// expect-failure cell among `cells`, from `cargo metadata` (which
+/// downloads it when it is missing); a placeholder when none is.
+fn oracle_source(root: &Path, cells: &[&Cell]) -> Result<String, String> {
+    let oracle = cells.iter().find_map(|c| match &c.work {
+        Work::Build(_, Kind::ExpectFailure(oracle)) => Some(oracle),
+        _ => None,
+    });
+    let Some(oracle) = oracle else { return Ok("<oracle>".into()) };
     let out = Command::new("cargo")
         .args(["metadata", "--locked", "--format-version", "1"])
         .current_dir(root)
@@ -213,10 +263,25 @@ fn mio_source(root: &Path) -> Result<String, String> {
     let failed = || format!("cargo metadata: {}", String::from_utf8_lossy(&out.stderr).trim());
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| failed())?;
     let packages = meta["packages"].as_array().ok_or_else(failed)?;
-    let mio = packages.iter().find(|p| p["name"] == "mio").ok_or("cargo metadata names no mio package")?;
-    let manifest = mio["manifest_path"].as_str().ok_or("cargo metadata gives mio no manifest_path")?;
-    let dir = Path::new(manifest).parent().ok_or("mio's manifest_path has no directory")?;
+    let name = &oracle.package;
+    let package = packages.iter().find(|p| p["name"] == *name).ok_or(format!("cargo metadata names no {name}"))?;
+    let manifest = package["manifest_path"].as_str().ok_or(format!("cargo metadata gives {name} no manifest_path"))?;
+    let dir = Path::new(manifest).parent().ok_or(format!("{name}'s manifest_path has no directory"))?;
     Ok(dir.to_string_lossy().replace('\\', "/"))
+}
+
+/// Removes the build of `cell` once no `later` cell builds there.
+fn prune_build(planner: &Planner, root: &Path, cell: &Cell, later: &[&Cell]) {
+    let Some(dir) = planner.build_dir(cell) else { return };
+    if later.iter().any(|l| planner.build_dir(l).as_ref() == Some(&dir)) {
+        return;
+    }
+    let size = gib(disk_use(&root.join(&dir)));
+    match std::fs::remove_dir_all(root.join(&dir)) {
+        Ok(()) => println!("matrix: removed {dir} ({size:.1} GiB), which no later cell builds in"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => println!("matrix: could not remove {dir}: {e}"),
+    }
 }
 
 /// The repository: ci/'s parent.

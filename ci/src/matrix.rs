@@ -1,29 +1,91 @@
-//! ci/matrix.toml, typed: what a cell is, and the rules every cell follows
-//! before anything runs.
+//! ci/matrix.toml, typed: the crate under test, what a cell is, and the
+//! rules every cell follows before anything runs. Nothing else in the
+//! runner names the crate: what it calls things comes from `[project]`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
 
-/// The machine the matrix is documented for: "here" in reports and README.
+/// The machine the matrix is documented for: "here" in reports and docs.
 pub const REFERENCE_HOST: &str = "x86_64-unknown-linux-gnu";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matrix {
+    pub project: Project,
     pub toolchains: Toolchains,
-    pub cross: CrossPin,
+    pub cross: Option<CrossPin>,
     pub sys: BTreeMap<String, Sys>,
     pub waker: BTreeMap<String, Waker>,
+    /// The VMs that Actions boots for cells of OSes it does not host.
+    #[serde(default)]
+    pub vm: BTreeMap<String, Vm>,
     /// The `[[cell]]` tables as written, which `parse` types into `cells`.
     #[serde(rename = "cell")]
     raw_cells: Vec<RawCell>,
     #[serde(skip)]
     pub cells: Vec<Cell>,
-    /// Cargo.toml's `rust-version`: the msrv cells' toolchain.
+    /// Cargo.toml's `rust-version` (empty when it has none): the msrv
+    /// cells' toolchain.
     #[serde(skip)]
     pub msrv: String,
+}
+
+/// The crate the matrix tests, and the names the runner gives what it
+/// makes for it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Cargo.toml's `[package] name`, checked against it.
+    pub package: String,
+    /// Prefix of the variables the runner gives the crate's tests
+    /// (`PREFIX_EXPECT_BACKEND`, `PREFIX_BIN`, ...; see [`Project::var`]).
+    pub env_prefix: String,
+    /// The binary that serve and expect-failure cells build and run.
+    pub bin: Option<String>,
+    /// Tests whose names start so drive the launched binary: counted apart
+    /// in the report, and the only ones a serve cell runs.
+    pub black_box: Option<String>,
+    /// Other workspaces of the repository (their Cargo.toml) whose
+    /// formatting the lint step checks too.
+    #[serde(default)]
+    pub fmt: Vec<String>,
+    /// Shell scripts the config cell checks with shellcheck.
+    #[serde(default)]
+    pub scripts: Vec<String>,
+    /// The GitHub workflow whose job matrices `cargo xtask gen` writes.
+    pub workflow: Option<String>,
+    /// The cross configuration whose targets `cargo xtask gen` writes.
+    pub cross_config: Option<String>,
+    /// Where `cargo xtask gen` writes the tables of cells, coverage,
+    /// fidelity and plans, one file each.
+    pub docs: Option<String>,
+    /// The crate's fidelity probes: what its test suite reports, judged
+    /// against the record of what each OS documents.
+    pub fidelity: Option<FidelityFiles>,
+}
+
+/// The fidelity probes' record, and the Rust file `cargo xtask gen`
+/// writes from it for the probes' test (their one list).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FidelityFiles {
+    pub record: String,
+    pub rust: String,
+}
+
+impl Project {
+    /// A variable the runner sets for the crate's tests: `PREFIX_NAME`.
+    pub fn var(&self, name: &str) -> String {
+        format!("{}_{name}", self.env_prefix)
+    }
+
+    /// The name of a container image made here for the crate.
+    pub fn image(&self, what: &str) -> String {
+        format!("localhost/{}-{what}", self.package)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,7 +105,7 @@ pub struct CrossPin {
     pub date: String,
 }
 
-/// A src/sys module: the `BACKEND` it reports and mio's selector file.
+/// A backend: the `BACKEND` the crate reports for it and mio's selector file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sys {
@@ -51,12 +113,49 @@ pub struct Sys {
     pub mio: String,
 }
 
-/// A waker: mio's file for it (none for the stub of src/sys/wasi.rs).
+/// A waker: mio's file for it (none where mio has no waker).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Waker {
     pub mio: Option<String>,
     pub about: String,
+}
+
+/// A VM that the workflow boots (its action is pinned there), and where
+/// its Rust comes from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    /// What the VM runs, for the docs (`OpenBSD 7.8`).
+    pub about: String,
+    pub rust: RustFrom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RustFrom {
+    /// rustup has a build for this host: the pinned toolchains.
+    Rustup,
+    /// rustup has none: the OS's own Rust package, whatever its version.
+    Os,
+}
+
+/// How the machine provides the cell's runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// A developer's machine: a native cell for another OS only type-checks.
+    Local,
+    /// This machine is the cell's target (Actions runners, the VMs): a
+    /// native test cell anywhere else fails.
+    Native,
+    /// qemu and Wine test cells run `cross test`; cross's image brings the runner.
+    Cross,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(clap::ValueEnum::to_possible_value(self).expect("no variant is skipped").get_name())
+    }
 }
 
 #[derive(Debug)]
@@ -69,12 +168,13 @@ pub struct Cell {
     pub note: Option<String>,
 }
 
-/// What a cell does: the offline checks of the CI definition, or something
-/// built for a target.
+/// What a cell does: the offline checks of the CI definition, the proof
+/// that another crate can adopt the runner, or something built for a target.
 #[derive(Debug)]
 pub enum Work {
     Config,
-    Build(Build, Kind),
+    Adopt,
+    Build(Box<Build>, Kind),
 }
 
 #[derive(Debug)]
@@ -87,6 +187,10 @@ pub struct Build {
     pub cfg: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cross_runner: Option<String>,
+    /// Only these test targets (`lib` for the library's unit tests).
+    pub tests: Vec<String>,
+    /// What the cell does not do, and why, beyond what its kind implies.
+    pub exceptions: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,17 +198,30 @@ pub enum Kind {
     Test(Runner),
     /// Type-check only: clippy, or `cargo check` on the msrv.
     Check,
-    /// The WASI preview 1 binary must fail exactly as mio's example does.
-    ExpectFailure,
-    /// The WASI preview 2 binary serves the native black-box suite.
+    /// The crate's binary must fail exactly as the oracle does.
+    ExpectFailure(Oracle),
+    /// The binary for a WASI target serves the crate's native black-box
+    /// tests under wasmtime.
     Serve,
-    Fuzz,
+    /// cargo-fuzz on this fuzz target, from its committed seeds.
+    Fuzz(String),
     Miri,
     /// AddressSanitizer (`asan`) or ThreadSanitizer (`tsan`): its -Zsanitizer name.
     Sanitizer(&'static str),
     /// `cross test` with podman, in an image built here from Debian's archive
     /// (ci/cross/): no Docker, no registry.
     Cross,
+}
+
+/// The program an expect-failure cell compares the crate's binary with:
+/// an example of a dependency, built from its registry source.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oracle {
+    pub package: String,
+    pub example: String,
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// What runs a test cell's binaries.
@@ -154,24 +271,28 @@ pub enum Toolchain {
 pub enum Actions {
     /// Job `cells` on this runner label.
     Hosted(String),
-    /// Job `cross`: `cross test` on ubuntu-latest.
+    /// Job `cross`: `cross test` on a Linux runner.
     Cross,
-    /// Job `freebsd`: a FreeBSD VM on ubuntu-latest.
-    FreebsdVm,
+    /// Job `vm`: a VM of `[vm.NAME]` on a Linux runner.
+    Vm(String),
     /// No job: the cell exists for machines without what Actions has.
     None,
 }
+
+/// The runner label of the jobs that only provide a Linux machine (cross,
+/// the VMs, hosted check cells): the image they were written for.
+pub const LINUX_RUNNER: &str = "ubuntu-24.04";
 
 impl TryFrom<String> for Actions {
     type Error = String;
     fn try_from(s: String) -> Result<Actions, String> {
         match s.as_str() {
             "cross" => Ok(Actions::Cross),
-            "freebsd-vm" => Ok(Actions::FreebsdVm),
             "none" => Ok(Actions::None),
+            _ if s.ends_with("-vm") => Ok(Actions::Vm(s.trim_end_matches("-vm").into())),
             _ if ["ubuntu-", "macos-", "windows-"].iter().any(|p| s.starts_with(p)) => Ok(Actions::Hosted(s)),
             _ => Err(format!(
-                "actions {s:?} is handled by no job (a ubuntu-/macos-/windows- label, cross, freebsd-vm, none)"
+                "actions {s:?} is handled by no job (a ubuntu-/macos-/windows- label, cross, NAME-vm, none)"
             )),
         }
     }
@@ -182,8 +303,8 @@ impl Actions {
     pub fn job(&self) -> (&'static str, &str) {
         match self {
             Actions::Hosted(label) => ("cells", label),
-            Actions::Cross => ("cross", "ubuntu-latest"),
-            Actions::FreebsdVm => ("freebsd", "ubuntu-latest"),
+            Actions::Cross => ("cross", LINUX_RUNNER),
+            Actions::Vm(_) => ("vm", LINUX_RUNNER),
             Actions::None => ("none", "no runner"),
         }
     }
@@ -207,6 +328,12 @@ struct RawCell {
     env: BTreeMap<String, String>,
     actions: Option<Actions>,
     cross_runner: Option<String>,
+    #[serde(default)]
+    tests: Vec<String>,
+    fuzz_target: Option<String>,
+    oracle: Option<Oracle>,
+    #[serde(default)]
+    exceptions: Vec<String>,
     note: Option<String>,
 }
 
@@ -214,8 +341,17 @@ impl Matrix {
     pub fn load(root: &Path) -> Result<Matrix, String> {
         let read = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| format!("reading {p}: {e}"));
         let manifest: toml::Table = toml::from_str(&read("Cargo.toml")?).map_err(|e| format!("Cargo.toml: {e}"))?;
-        let msrv = manifest["package"].get("rust-version").and_then(|v| v.as_str());
-        Matrix::parse(&read("ci/matrix.toml")?, msrv.ok_or("Cargo.toml has no package.rust-version")?.into())
+        let package = manifest.get("package").and_then(|p| p.as_table()).ok_or("Cargo.toml has no [package]")?;
+        let msrv = package.get("rust-version").and_then(|v| v.as_str()).unwrap_or_default();
+        let m = Matrix::parse(&read("ci/matrix.toml")?, msrv.into())?;
+        let name = package.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+        if m.project.package != name {
+            return Err(format!(
+                "ci/matrix.toml: [project] package {:?} is not Cargo.toml's {name:?}",
+                m.project.package
+            ));
+        }
+        Ok(m)
     }
 
     pub fn parse(text: &str, msrv: String) -> Result<Matrix, String> {
@@ -226,7 +362,7 @@ impl Matrix {
             if !names.insert(raw.name.clone()) {
                 errors.push(format!("cell {}: the name is used twice", raw.name));
             }
-            match typed(raw, &m.sys, &m.waker) {
+            match typed(raw, &m) {
                 Ok(cell) => m.cells.push(cell),
                 Err(e) => errors.push(e),
             }
@@ -236,8 +372,9 @@ impl Matrix {
             errors
                 .push(format!("toolchains: {stable:?} must be exact (1.95.0), {nightly:?} dated (nightly-2026-05-20)"));
         }
-        let CrossPin { rev, date, .. } = &m.cross;
-        if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) || !three_numbers(date, '-') {
+        if let Some(CrossPin { rev, date, .. }) = &m.cross
+            && (rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) || !three_numbers(date, '-'))
+        {
             errors.push(format!("cross: rev {rev:?} must be a full commit SHA, date {date:?} YYYY-MM-DD"));
         }
         errors.extend(m.coverage_problems());
@@ -259,15 +396,15 @@ impl Matrix {
     /// The cells that build (not the config cell), with their build and kind.
     pub fn builds(&self) -> impl Iterator<Item = (&Cell, &Build, &Kind)> {
         self.cells.iter().filter_map(|c| match &c.work {
-            Work::Build(b, k) => Some((c, b, k)),
-            Work::Config => None,
+            Work::Build(b, k) => Some((c, &**b, k)),
+            Work::Config | Work::Adopt => None,
         })
     }
 
-    /// Every src/sys module and waker is compiled by some cell, and each one
-    /// a target Linux x86_64 executes selects is tested by a cell here.
+    /// Every backend and waker is compiled by some cell, and each one a
+    /// target Linux x86_64 executes selects is tested by a cell here.
     fn coverage_problems(&self) -> Vec<String> {
-        let sys = self.sys.keys().map(|s| (format!("src/sys/{s}.rs"), true, s));
+        let sys = self.sys.keys().map(|s| (format!("the {s} backend"), true, s));
         let wakers = self.waker.keys().map(|w| (format!("the {w} waker"), false, w));
         let mut problems = Vec::new();
         for (what, is_sys, name) in sys.chain(wakers) {
@@ -295,56 +432,110 @@ pub fn linux_can_run(target: &str) -> bool {
     target.contains("-linux-") || target.starts_with("wasm32-wasi") || target.ends_with("-windows-gnu")
 }
 
-/// Whether the cell runs the server's code (the suite or the binary) on the
+/// Whether the cell runs the crate's code (the suite or the binary) on the
 /// reference host; Miri and the fuzzer run socket-free code only.
 pub fn runs_tests_here(build: &Build, kind: &Kind) -> bool {
     match kind {
         Kind::Test(Runner::Native) => build.target == REFERENCE_HOST,
-        Kind::Test(_) | Kind::ExpectFailure | Kind::Serve | Kind::Sanitizer(_) | Kind::Cross => true,
-        Kind::Check | Kind::Fuzz | Kind::Miri => false,
+        Kind::Test(_) | Kind::ExpectFailure(_) | Kind::Serve | Kind::Sanitizer(_) | Kind::Cross => true,
+        Kind::Check | Kind::Fuzz(_) | Kind::Miri => false,
     }
 }
 
-fn typed(raw: RawCell, sys: &BTreeMap<String, Sys>, wakers: &BTreeMap<String, Waker>) -> Result<Cell, String> {
-    let fail = |why: &str| Err(format!("cell {}: {why}", raw.name));
-    let kind = match (raw.kind.as_str(), raw.runner) {
-        ("config", None) => None,
-        ("test", Some(runner)) => Some(Kind::Test(runner)),
-        ("test", None) => return fail("a test cell needs a runner"),
-        (_, Some(_)) => return fail("only test cells take a runner"),
-        ("check", None) => Some(Kind::Check),
-        ("expect-failure", None) => Some(Kind::ExpectFailure),
-        ("serve", None) => Some(Kind::Serve),
-        ("fuzz", None) => Some(Kind::Fuzz),
-        ("miri", None) => Some(Kind::Miri),
-        ("asan", None) => Some(Kind::Sanitizer("address")),
-        ("tsan", None) => Some(Kind::Sanitizer("thread")),
-        ("cross", None) => Some(Kind::Cross),
-        (other, None) => return fail(&format!("unknown kind {other:?}")),
+/// The cell's kind, from its `kind` and the fields that kind takes.
+fn kind(raw: &mut RawCell, project: &Project) -> Result<Option<Kind>, String> {
+    let needs_bin = |kind: &str| match project.bin {
+        Some(_) => Ok(()),
+        None => Err(format!("a {kind} cell needs [project] bin")),
     };
-    let actions = raw.actions.unwrap_or_else(|| Actions::Hosted("ubuntu-latest".into()));
+    Ok(Some(match (raw.kind.as_str(), raw.runner.take()) {
+        ("config", None) => return Ok(None),
+        ("test", Some(runner)) => Kind::Test(runner),
+        ("test", None) => return Err("a test cell needs a runner".into()),
+        (_, Some(_)) => return Err("only test cells take a runner".into()),
+        ("check", None) => Kind::Check,
+        ("expect-failure", None) => {
+            needs_bin("expect-failure")?;
+            Kind::ExpectFailure(raw.oracle.take().ok_or("an expect-failure cell needs an oracle")?)
+        }
+        ("serve", None) => {
+            needs_bin("serve")?;
+            project.black_box.as_ref().ok_or("a serve cell needs [project] black_box: the tests it runs")?;
+            Kind::Serve
+        }
+        ("fuzz", None) => Kind::Fuzz(raw.fuzz_target.take().ok_or("a fuzz cell needs a fuzz_target")?),
+        ("miri", None) => Kind::Miri,
+        ("asan", None) => Kind::Sanitizer("address"),
+        ("tsan", None) => Kind::Sanitizer("thread"),
+        ("cross", None) => Kind::Cross,
+        (other, None) => return Err(format!("unknown kind {other:?}")),
+    }))
+}
+
+fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
+    fn fail<T>(name: &str, why: &str) -> Result<T, String> {
+        Err(format!("cell {name}: {why}"))
+    }
+    if raw.kind == "adopt" {
+        let bare = raw.target.is_none() && raw.sys.is_none() && raw.runner.is_none() && raw.linker.is_none();
+        if !bare {
+            return fail(&raw.name, "an adopt cell takes no target, sys, runner or linker");
+        }
+        let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
+        return Ok(Cell { name: raw.name, kind: raw.kind, work: Work::Adopt, actions, note: raw.note });
+    }
+    let kind = kind(&mut raw, &m.project).or_else(|why| fail(&raw.name, &why))?;
+    if raw.oracle.is_some() || raw.fuzz_target.is_some() {
+        return fail(&raw.name, "oracle is for expect-failure cells, fuzz_target for fuzz cells");
+    }
+    if !raw.tests.is_empty() && !matches!(kind, Some(Kind::Miri | Kind::Sanitizer(_))) {
+        return fail(&raw.name, "tests is for miri, asan and tsan cells");
+    }
+    let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
+    if let Actions::Vm(vm) = &actions
+        && !m.vm.contains_key(vm)
+    {
+        return fail(&raw.name, &format!("actions = \"{vm}-vm\" names no [vm.{vm}]"));
+    }
     let work = match (kind, raw.target, raw.sys, raw.waker) {
         (None, None, None, None) if raw.linker.is_none() && raw.cfg.is_empty() && raw.env.is_empty() => Work::Config,
-        (None, ..) => return fail("a config cell takes no target, sys, waker, linker, cfg or env"),
+        (None, ..) => return fail(&raw.name, "a config cell takes no target, sys, waker, linker, cfg or env"),
         (Some(kind), Some(target), Some(s), Some(w)) => {
-            if !sys.contains_key(&s) || !wakers.contains_key(&w) {
-                return fail(&format!("sys {s:?} or waker {w:?} is not one of ci/matrix.toml's [sys] and [waker]"));
+            if !m.sys.contains_key(&s) || !m.waker.contains_key(&w) {
+                let why = format!("sys {s:?} or waker {w:?} is not one of ci/matrix.toml's [sys] and [waker]");
+                return fail(&raw.name, &why);
             }
             if matches!(kind, Kind::Test(Runner::Qemu(_))) && raw.linker.is_none() {
-                return fail("a qemu runner needs a linker (its sysroot is /usr/<gnu triple>)");
+                return fail(&raw.name, "a qemu runner needs a linker (its sysroot is /usr/<gnu triple>)");
             }
-            let cross = actions == Actions::Cross;
-            if cross != matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)) {
-                return fail("actions = \"cross\" is for the qemu and wine test cells, and all of them");
+            let (cross, emulated) =
+                (actions == Actions::Cross, matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)));
+            if cross != emulated && !(emulated && actions == Actions::None) {
+                return fail(
+                    &raw.name,
+                    "actions = \"cross\" (or none) is for the qemu and wine test cells, and all of them",
+                );
+            }
+            if cross && m.cross.is_none() {
+                return fail(&raw.name, "actions = \"cross\" needs the [cross] pin");
+            }
+            if matches!(actions, Actions::Vm(_)) && kind != Kind::Test(Runner::Native) {
+                return fail(&raw.name, "a VM runs native test cells only");
+            }
+            if raw.toolchain == Toolchain::Msrv && m.msrv.is_empty() {
+                return fail(&raw.name, "an msrv cell needs Cargo.toml's rust-version");
             }
             if raw.cross_runner.is_some() && !cross {
-                return fail("cross_runner is for cross cells");
+                return fail(&raw.name, "cross_runner is for cross cells");
             }
             let (toolchain, linker, cfg, env, cross_runner) =
                 (raw.toolchain, raw.linker, raw.cfg, raw.env, raw.cross_runner);
-            Work::Build(Build { target, sys: s, waker: w, toolchain, linker, cfg, env, cross_runner }, kind)
+            let (tests, exceptions) = (raw.tests, raw.exceptions);
+            let build =
+                Build { target, sys: s, waker: w, toolchain, linker, cfg, env, cross_runner, tests, exceptions };
+            Work::Build(Box::new(build), kind)
         }
-        (Some(_), ..) => return fail("needs a target, sys and waker"),
+        (Some(_), ..) => return fail(&raw.name, "needs a target, sys and waker"),
     };
     Ok(Cell { name: raw.name, kind: raw.kind, work, actions, note: raw.note })
 }
@@ -354,7 +545,8 @@ mod tests {
     use super::*;
 
     fn parse(cells: &str) -> Result<Matrix, String> {
-        let head = "[toolchains]\nstable = \"1.95.0\"\nnightly = \"nightly-2026-05-20\"\n[cross]\ngit = \"g\"\n\
+        let head = "[project]\npackage = \"p\"\nenv_prefix = \"P\"\n\
+                    [toolchains]\nstable = \"1.95.0\"\nnightly = \"nightly-2026-05-20\"\n[cross]\ngit = \"g\"\n\
                     rev = \"8c1a8aa4b661711f4b7b6ac07c2e8929ce2f7d27\"\non = \"main\"\ndate = \"2026-08-19\"\n\
                     [sys]\nepoll = { backend = \"epoll\", mio = \"e\" }\nkqueue = { backend = \"kqueue\", mio = \"k\" }\n\
                     [waker]\neventfd = { mio = \"e\", about = \"eventfd\" }\n";
@@ -371,6 +563,10 @@ mod tests {
         assert!(cell(&format!("kind = \"test\"\nrunner = \"wine\"\n{build}")).contains("actions = \"cross\""));
         assert!(cell(&format!("kind = \"test\"\nrunner = \"qemu\"\n{build}")).contains("runner \"qemu\""));
         assert!(cell(&format!("kind = \"check\"\nactions = \"vm\"\n{build}")).contains("handled by no job"));
+        assert!(cell(&format!("kind = \"check\"\nactions = \"beos-vm\"\n{build}")).contains("names no [vm.beos]"));
+        assert!(cell(&format!("kind = \"serve\"\n{build}")).contains("needs [project] bin"));
+        assert!(cell(&format!("kind = \"fuzz\"\n{build}")).contains("needs a fuzz_target"));
+        assert!(cell(&format!("kind = \"check\"\ntests = [\"lib\"]\n{build}")).contains("tests is for miri"));
         assert!(cell("kind = \"check\"\ntarget = \"t\"").contains("needs a target, sys and waker"));
         assert!(cell("kind = \"check\"\ntarget = \"t\"\nsys = \"io\"\nwaker = \"eventfd\"").contains("not one of"));
         assert!(cell("kind = \"config\"\ntarget = \"t\"").contains("config cell takes no target"));
@@ -381,7 +577,7 @@ mod tests {
     fn an_uncovered_backend_or_waker_fails_the_matrix() {
         let linux = "target = \"x86_64-unknown-linux-gnu\"\nsys = \"epoll\"\nwaker = \"eventfd\"\n";
         let err = parse(&format!("[[cell]]\nname = \"x\"\nkind = \"check\"\n{linux}")).unwrap_err();
-        assert!(err.contains("src/sys/kqueue.rs is compiled by no cell"), "{err}");
-        assert!(err.contains("src/sys/epoll.rs can run on Linux x86_64, but no cell tests it here"), "{err}");
+        assert!(err.contains("the kqueue backend is compiled by no cell"), "{err}");
+        assert!(err.contains("the epoll backend can run on Linux x86_64, but no cell tests it here"), "{err}");
     }
 }

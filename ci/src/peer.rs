@@ -16,9 +16,6 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
-/// The variable that tells the probes where the peer listens.
-pub const VAR: &str = "PORTABLE_ECHO_FIDELITY_PEER";
-
 /// The longest a `connect` may take: loopback answers at once.
 const CONNECT: Duration = Duration::from_secs(10);
 

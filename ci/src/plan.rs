@@ -1,40 +1,31 @@
-//! What a cell runs, as data: the one place that decides it, for a laptop,
-//! every Actions job and `--dry-run` alike.
+//! What a cell runs and what it needs installed, as data: the one place
+//! that decides it from the cell's kind, for a laptop, every Actions job
+//! and `--dry-run` alike.
 
 use std::fmt;
 
-use crate::matrix::{Build, Cell, Kind, Matrix, Runner, Toolchain, Work};
-
-/// How the machine provides the cell's runner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Via {
-    /// A developer's machine: a native cell for another OS only type-checks.
-    Local,
-    /// This machine is the cell's target (Actions runners, the FreeBSD VM):
-    /// a native test cell anywhere else fails.
-    Native,
-    /// qemu and Wine test cells run `cross test`; cross's image brings the runner.
-    Cross,
-}
-
-impl fmt::Display for Via {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(clap::ValueEnum::to_possible_value(self).expect("no variant is skipped").get_name())
-    }
-}
+use crate::cmd::Cmd;
+use crate::install::{self, CARGO_FUZZ, CROSS, Need, WASMTIME, apt};
+use crate::matrix::{Actions, Build, Cell, Kind, Matrix, Runner, RustFrom, Toolchain, Via, Work};
 
 #[derive(Debug, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// What the machine must have for the steps: toolchains, targets,
+    /// packages, tools.
+    pub needs: Vec<Need>,
     /// Named exceptions: what the cell does not do here, and why.
     pub exceptions: Vec<String>,
     /// A step runs the suite for the cell's target, the fidelity probes
-    /// (tests/fidelity.rs) included: each must report.
+    /// included: each must report.
     pub probes: bool,
     /// The runner serves the probes' host peer (ci/src/peer.rs) to every
-    /// step, at `PORTABLE_ECHO_FIDELITY_PEER`: where the tests run on
-    /// this host, not in a container with a network of its own.
+    /// step: where the tests run on this host, not in a container with a
+    /// network of its own.
     pub host_peer: bool,
+    /// mio's selector and waker files the build must compile, read in
+    /// mio's dep-info (none where cross builds in its container).
+    pub mio: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -55,52 +46,12 @@ pub enum What {
     Empty(String),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Cmd {
-    pub program: String,
-    pub args: Vec<String>,
-    /// Set (`Some`) or removed (`None`), in order.
-    pub env: Vec<(String, Option<String>)>,
-    /// Working directory, relative to the repository's root.
-    pub dir: &'static str,
-}
-
-impl Cmd {
-    pub fn new(program: &str) -> Cmd {
-        Cmd { program: program.into(), ..Cmd::default() }
-    }
-
-    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Cmd {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
-        self
-    }
-
-    fn env(mut self, key: &str, value: impl Into<String>) -> Cmd {
-        self.env.push((key.into(), Some(value.into())));
-        self
-    }
-}
-
 /// The flag that makes cargo report each artifact as JSON (diagnostics are
 /// still rendered): the runner reads mio's dep-info from it.
 pub const JSON: &str = "--message-format=json-render-diagnostics";
 
-/// The config cell's PyPI tools, in a virtual environment of their versions.
-pub const PY_TOOLS: [(&str, &str); 2] = [("check-jsonschema", "0.39.0"), ("zizmor", "1.32.0")];
-pub fn venv() -> String {
-    format!("target/tools/venv-cj{}-zz{}", PY_TOOLS[0].1, PY_TOOLS[1].1)
-}
-
 /// The targets the runner itself must build for: every OS a job runs it on.
 pub const XTASK_TARGETS: [&str; 3] = ["x86_64-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd"];
-
-/// The runner of WASI test binaries, with the host's network and name
-/// lookup for preview 2 (its tests bind 127.0.0.1:0; the binary resolves
-/// `--addr localhost:0`); preview 1 programs ignore it.
-/// `--env NAME` passes the probes' host peer on where it is set.
-fn wasmtime() -> String {
-    format!("wasmtime run -S inherit-network -S tcp -S allow-ip-name-lookup --env {}", crate::peer::VAR)
-}
 
 pub struct Planner<'a> {
     pub matrix: &'a Matrix,
@@ -114,17 +65,17 @@ pub struct Planner<'a> {
     /// incremental caches, and debug info only as line tables (backtraces
     /// still name file and line), a third to a half less disk.
     pub throwaway: bool,
-    /// mio's registry source (the directory of its Cargo.toml), as `cargo
-    /// metadata` names it for the mio of Cargo.lock: its example is the
-    /// oracle of the WASI preview 1 failure.
-    pub mio: &'a str,
+    /// The registry source (the directory of its Cargo.toml) of the
+    /// package whose example is an expect-failure cell's oracle, as `cargo
+    /// metadata` names it for the version in Cargo.lock.
+    pub oracle: &'a str,
 }
 
 impl<'a> Planner<'a> {
-    /// The planner of ci/plans.md and README's tables: the repository as
+    /// The planner of the generated plans and tables: the repository as
     /// `<repo>`, cargo's own target directory, the builds kept.
     pub fn new(matrix: &'a Matrix, host: &'a str, via: Via) -> Planner<'a> {
-        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false, mio: "<mio>" }
+        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false, oracle: "<oracle>" }
     }
 
     /// Where the cell's build goes that cells of another target do not
@@ -132,137 +83,92 @@ impl<'a> Planner<'a> {
     /// one. `None` for a host build in the shared directory, whose build
     /// scripts and proc macros every cell reuses.
     pub fn build_dir(&self, cell: &Cell) -> Option<String> {
-        let Work::Build(b, kind) = &cell.work else { return None };
-        let c = CellCtx { p: self, name: &cell.name, b, kind };
+        let c = self.ctx(cell)?;
         let dir = c.target_dir();
-        match (dir == self.target_dir, *kind == Kind::Fuzz) {
+        match (dir == self.target_dir, matches!(c.kind, Kind::Fuzz(_))) {
             // cargo fuzz runs in fuzz/, where the relative directory lands.
             (false, true) => Some(format!("fuzz/{dir}")),
             (false, false) => Some(dir),
-            (true, _) => (b.target != self.host).then(|| format!("{dir}/{}", b.target)),
+            (true, _) => (c.b.target != self.host).then(|| format!("{dir}/{}", c.b.target)),
         }
     }
 
+    fn ctx(&self, cell: &'a Cell) -> Option<CellCtx<'_>> {
+        let Work::Build(b, kind) = &cell.work else { return None };
+        let os_rust = match &cell.actions {
+            Actions::Vm(vm) => self.via == Via::Native && self.matrix.vm[vm].rust == RustFrom::Os,
+            _ => false,
+        };
+        Some(CellCtx { p: self, name: &cell.name, b, kind, os_rust })
+    }
+
     pub fn plan(&self, cell: &Cell) -> Result<Plan, String> {
-        let Work::Build(b, kind) = &cell.work else { return Ok(self.config()) };
-        let c = CellCtx { p: self, name: &cell.name, b, kind };
-        let (mut plan, host, target) = (Plan::default(), self.host, b.target.as_str());
-        let test = ["test", "--locked", "--no-fail-fast"];
-        let on_target = ["--target", target, JSON];
-        match kind {
-            Kind::Test(Runner::Native) if target == host => {
-                if b.cfg.is_empty() {
-                    c.lint(&mut plan);
-                }
-                plan.run("test", c.cargo(test).args([JSON]));
-            }
-            Kind::Test(Runner::Native) if self.via == Via::Native => {
-                return Err(format!("cell {} wants a {target} host, this is {host} (--via native)", cell.name));
-            }
-            Kind::Test(Runner::Native) => {
-                plan.exceptions.push(format!(
-                    "tests not run: this host is {host}, not {target}; the workspace was only type-checked for it"
-                ));
-                plan.run("clippy", c.clippy(&["--workspace"]));
-            }
-            Kind::Test(Runner::Qemu(_) | Runner::Wine) if self.via == Via::Cross => {
-                let cmd = c.with_env(c.plus("cross"), true).args(test).args(["--target", target]);
-                plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml"));
-            }
-            Kind::Test(Runner::Host | Runner::Qemu(_)) => plan.run("test", c.cargo(test).args(on_target)),
-            Kind::Test(Runner::Wine) => {
-                plan.run("clippy", c.clippy(&[]));
-                c.wine_setup(&mut plan);
-                plan.run("test", c.cargo(test).args(on_target));
-                plan.run("wine", c.with_env(Cmd::new("wineserver").args(["--kill"]), true));
-            }
-            Kind::Test(Runner::Wasmtime) => {
-                plan.run("clippy", c.clippy(&[]));
-                plan.run("test", c.cargo(test).args(on_target));
-            }
-            Kind::Check if b.toolchain == Toolchain::Msrv => {
-                plan.run("check", c.cargo(["check", "--locked"]).args(on_target))
-            }
-            Kind::Check => plan.run("clippy", c.clippy(&[])),
-            Kind::ExpectFailure => {
-                plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
-                // The original: mio's own examples/tcp_server.rs, built from
-                // the registry source of the mio in Cargo.lock (its package
-                // ships the example and a Cargo.lock), in this target's part
-                // of the build.
-                let dir = format!("{}/{target}/mio-example", c.target_dir());
-                let manifest = format!("{}/Cargo.toml", self.mio);
-                let example = ["build", "--locked", "--manifest-path", &manifest, "--example", "tcp_server"];
-                let example = c.plus("cargo").args(example).args(["--features", "os-poll,net", "--target", target]);
-                plan.run("original", example.env("CARGO_TARGET_DIR", &dir));
-                let run = |wasm: String| c.with_env(Cmd::new("wasmtime").args([wasm]), false);
-                let original = run(format!("{dir}/{target}/debug/examples/tcp_server.wasm"));
-                plan.step("expect-failure", What::Alike(run(c.wasm()), original));
-            }
-            Kind::Serve => {
-                plan.run("build", c.cargo(["build", "--locked", "--bin", "portable-echo"]).args(on_target));
-                let cmd = c.with_env(c.plus("cargo"), false).args(test).args(["--", "black_box::"]);
-                plan.run("serve", cmd.env("PORTABLE_ECHO_BIN", c.wasm()).env("PORTABLE_ECHO_LAUNCHER", wasmtime()));
-            }
-            Kind::Fuzz => {
-                // libFuzzer writes what it finds to the first corpus directory:
-                // a fresh one outside the repository; the seeds are only read.
-                plan.step("fuzz", What::Clear("target/fuzz-corpus".into()));
-                let args = ["fuzz", "run", "-s", "none", "connection", "../target/fuzz-corpus", "corpus/connection"];
-                let libfuzzer = ["--", "-max_total_time=60", "-timeout=10", "-print_final_stats=1"];
-                plan.run("fuzz", Cmd { dir: "fuzz", ..c.cargo(args).args(libfuzzer) });
-            }
-            Kind::Miri => {
-                plan.exceptions.push(String::from(
-                    "Miri runs only the socket-free tests (lib, state_machine, fuzz_regressions): \
-                     it cannot run sockets, mio or /proc",
-                ));
-                let tests = ["--test", "state_machine", "--test", "fuzz_regressions"];
-                plan.run("miri", c.cargo(["miri", "test", "--locked", "--lib"]).args(tests));
-            }
-            Kind::Sanitizer(s) => {
-                plan.probes = *s == "address";
-                c.sanitizer(s, &mut plan)
-            }
-            Kind::Cross => {
-                plan.exceptions.push(format!(
-                    "cross's image for {target} is built here from Debian's archive (ci/cross/), not pulled from its registry"
-                ));
-                // podman reuses every layer of an unchanged Containerfile.
-                let image = format!("localhost/portable-echo-cross:{target}");
-                let build =
-                    ["build", "--tag", &image, "--file", &format!("ci/cross/Containerfile.{target}"), "ci/cross"];
-                plan.run("image", c.podman(Cmd::new("podman").args(build)));
-                let cmd = c.podman(c.plus("cross").args(test).args(["--target", target]));
-                let var = format!("CROSS_TARGET_{}_IMAGE", target.to_uppercase().replace('-', "_"));
-                plan.run("cross-test", cmd.env("CROSS_CONFIG", "cross.toml").env(&var, image));
-            }
-        }
+        let c = match &cell.work {
+            Work::Config => return Ok(self.config()),
+            Work::Adopt => return self.adopt(),
+            Work::Build(..) => self.ctx(cell).expect("a build cell has a context"),
+        };
+        let mut plan = Plan { exceptions: c.b.exceptions.clone(), ..Plan::default() };
+        c.base_needs(&mut plan);
+        c.steps(&mut plan)?;
+        c.runner_needs(&mut plan);
         // Every suite for the target runs the probes, but the sanitizers'
         // (tsan picks its tests), the serve cell's (black-box tests only)
         // and a native cell's on another host (no tests).
-        plan.probes |= match kind {
-            Kind::Test(Runner::Native) => target == host,
-            Kind::Test(_) | Kind::Cross => true,
-            _ => false,
-        };
+        let target = c.b.target.as_str();
+        plan.probes |= self.matrix.project.fidelity.is_some()
+            && match c.kind {
+                Kind::Test(Runner::Native) => target == self.host,
+                Kind::Test(_) | Kind::Cross => true,
+                _ => false,
+            };
         // `cross test` runs the tests in a container, with a network of its own.
-        let in_container = *kind == Kind::Cross
-            || (self.via == Via::Cross && matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)));
+        let in_container = *c.kind == Kind::Cross || c.via_cross();
         plan.host_peer = plan.probes && !in_container;
+        if !in_container {
+            let (sys, waker) = (&self.matrix.sys[&c.b.sys], &self.matrix.waker[&c.b.waker]);
+            plan.mio = std::iter::once(&sys.mio).chain(&waker.mio).cloned().collect();
+        }
+        plan.needs.sort();
+        plan.needs.dedup();
+        Ok(plan)
+    }
+
+    /// The scratch crate's matrix, run by `cargo xtask adopt`: its cells
+    /// need what they would need in a repository of their own.
+    fn adopt(&self) -> Result<Plan, String> {
+        let scratch = crate::adopt::scratch(self.matrix)?;
+        let mut plan = Plan::default();
+        plan.run(
+            "adopt",
+            Cmd::new("cargo").args([format!("+{}", self.matrix.toolchains.stable)]).args(["xtask", "adopt"]),
+        );
+        let planner = Planner::new(&scratch, self.host, Via::Local);
+        for cell in &scratch.cells {
+            plan.needs.extend(planner.plan(cell)?.needs);
+        }
+        plan.needs.sort();
+        plan.needs.dedup();
         Ok(plan)
     }
 
     fn config(&self) -> Plan {
-        let mut plan = Plan::default();
+        let (m, mut plan) = (self.matrix, Plan::default());
         plan.run("generated", Cmd::new("cargo").args(["xtask", "gen", "--check"]));
-        let (workflow, venv) = (".github/workflows/ci.yml", venv());
-        let schema = ["--builtin-schema", "vendor.github-workflows", workflow];
-        plan.run("schema", Cmd::new(&format!("{venv}/bin/check-jsonschema")).args(schema));
-        let zizmor = ["--offline", "--no-progress", "--config", ".github/zizmor.yml", "--min-severity", "medium"];
-        plan.run("zizmor", Cmd::new(&format!("{venv}/bin/zizmor")).args(zizmor).args([workflow]));
-        plan.run("shellcheck", Cmd::new("shellcheck").args([".ci/run"]));
-        let cargo = || Cmd::new("cargo").args([format!("+{}", self.matrix.toolchains.stable)]);
+        if let Some(workflow) = &m.project.workflow {
+            let venv = install::venv();
+            let schema = ["--builtin-schema", "vendor.github-workflows", workflow];
+            plan.run("schema", Cmd::new(&format!("{venv}/bin/check-jsonschema")).args(schema));
+            let zizmor = ["--offline", "--no-progress", "--config", ".github/zizmor.yml", "--min-severity", "medium"];
+            plan.run("zizmor", Cmd::new(&format!("{venv}/bin/zizmor")).args(zizmor).args([workflow]));
+            plan.needs.push(Need::PyTools);
+        }
+        if !m.project.scripts.is_empty() {
+            plan.run("shellcheck", Cmd::new("shellcheck").args(&m.project.scripts));
+            plan.needs.push(apt("shellcheck", "shellcheck"));
+        }
+        let tc = &m.toolchains.stable;
+        let cargo = || Cmd::new("cargo").args([format!("+{tc}")]);
         let xtask = ["--manifest-path", "ci/Cargo.toml"];
         plan.run("xtask-fmt", cargo().args(["fmt", "--check"]).args(xtask));
         plan.run("xtask-test", cargo().args(["test", "--locked"]).args(xtask));
@@ -270,6 +176,9 @@ impl<'a> Planner<'a> {
             let clippy = cargo().args(["clippy", "--locked", "--all-targets", "--target", target]).args(xtask);
             plan.run("xtask-clippy", clippy.args(["--", "-D", "warnings"]));
         }
+        plan.needs.extend([Need::Toolchain(tc.clone()), Need::Component(tc.clone(), "clippy")]);
+        plan.needs.push(Need::Component(tc.clone(), "rustfmt"));
+        plan.needs.extend(XTASK_TARGETS.iter().map(|t| Need::Target(tc.clone(), t.to_string())));
         plan
     }
 }
@@ -279,9 +188,152 @@ struct CellCtx<'a> {
     name: &'a str,
     b: &'a Build,
     kind: &'a Kind,
+    /// The cell runs in a VM whose Rust is the OS's own package: plain
+    /// `cargo`, whatever its version, and nothing from rustup.
+    os_rust: bool,
 }
 
 impl CellCtx<'_> {
+    fn via_cross(&self) -> bool {
+        self.p.via == Via::Cross && matches!(self.kind, Kind::Test(Runner::Qemu(_) | Runner::Wine))
+    }
+
+    fn toolchain(&self) -> &str {
+        self.p.matrix.toolchain(self.b.toolchain)
+    }
+
+    /// The steps of the cell's kind, and what only they need.
+    fn steps(&self, plan: &mut Plan) -> Result<(), String> {
+        let (host, target, project) = (self.p.host, self.b.target.as_str(), &self.p.matrix.project);
+        let test = ["test", "--locked", "--no-fail-fast"];
+        let on_target = ["--target", target, JSON];
+        match self.kind {
+            Kind::Test(Runner::Native) if target == host => {
+                if self.b.cfg.is_empty() && !self.os_rust {
+                    self.lint(plan);
+                }
+                plan.run("test", self.cargo(test).args([JSON]));
+            }
+            Kind::Test(Runner::Native) if self.p.via == Via::Native => {
+                return Err(format!("cell {} wants a {target} host, this is {host} (--via native)", self.name));
+            }
+            Kind::Test(Runner::Native) => {
+                plan.exceptions.push(format!(
+                    "tests not run: this host is {host}, not {target}; the workspace was only type-checked for it"
+                ));
+                self.clippy(plan, &["--workspace"]);
+            }
+            _ if self.via_cross() => {
+                let cmd = self.with_env(self.plus("cross"), true).args(test).args(["--target", target]);
+                plan.run("cross-test", cmd.env("CROSS_CONFIG", project.cross_config.as_deref().unwrap_or_default()));
+                plan.needs.push(Need::Cross);
+            }
+            Kind::Test(Runner::Host | Runner::Qemu(_)) => plan.run("test", self.cargo(test).args(on_target)),
+            Kind::Test(Runner::Wine) => {
+                self.clippy(plan, &[]);
+                self.wine_setup(plan);
+                plan.run("test", self.cargo(test).args(on_target));
+                plan.run("wine", self.with_env(Cmd::new("wineserver").args(["--kill"]), true));
+            }
+            Kind::Test(Runner::Wasmtime) => {
+                self.clippy(plan, &[]);
+                plan.run("test", self.cargo(test).args(on_target));
+            }
+            Kind::Check if self.b.toolchain == Toolchain::Msrv => {
+                plan.run("check", self.cargo(["check", "--locked"]).args(on_target))
+            }
+            Kind::Check => self.clippy(plan, &[]),
+            Kind::ExpectFailure(oracle) => self.expect_failure(plan, oracle),
+            Kind::Serve => {
+                let bin = project.bin.as_deref().unwrap_or_default();
+                plan.run("build", self.cargo(["build", "--locked", "--bin", bin]).args(on_target));
+                let black_box = project.black_box.as_deref().unwrap_or_default();
+                let cmd = self.with_env(self.plus("cargo"), false).args(test).args(["--", black_box]);
+                let cmd = cmd.env(&project.var("BIN"), self.wasm()).env(&project.var("LAUNCHER"), self.wasmtime());
+                plan.run("serve", cmd);
+                plan.needs.push(WASMTIME);
+            }
+            Kind::Fuzz(fuzz_target) => {
+                // libFuzzer writes what it finds to the first corpus directory:
+                // a fresh one outside the repository; the seeds are only read.
+                plan.step("fuzz", What::Clear("target/fuzz-corpus".into()));
+                let seeds = format!("corpus/{fuzz_target}");
+                let args = ["fuzz", "run", "-s", "none", fuzz_target, "../target/fuzz-corpus", &seeds];
+                let libfuzzer = ["--", "-max_total_time=60", "-timeout=10", "-print_final_stats=1"];
+                plan.run("fuzz", Cmd { dir: "fuzz", ..self.cargo(args).args(libfuzzer) });
+                plan.needs.extend([CARGO_FUZZ, apt("g++", "g++")]);
+            }
+            Kind::Miri => {
+                plan.run("miri", self.cargo(["miri", "test", "--locked"]).args(self.test_targets()));
+                plan.needs.extend([self.component("miri"), self.component("rust-src")]);
+            }
+            Kind::Sanitizer(s) => {
+                plan.probes = *s == "address";
+                self.sanitizer(s, plan)
+            }
+            Kind::Cross => self.cross_image(plan),
+        }
+        Ok(())
+    }
+
+    /// The toolchain, and the target's std (or its source, to build it).
+    fn base_needs(&self, plan: &mut Plan) {
+        if self.os_rust {
+            return plan.exceptions.push(format!(
+                "Rust is this OS's own package (rustup has no build for {}), whatever its version",
+                self.b.target
+            ));
+        }
+        let tc = self.toolchain().to_string();
+        plan.needs.push(Need::Toolchain(tc.clone()));
+        match self.b.toolchain {
+            Toolchain::NightlyBuildStd => plan.needs.push(self.component("rust-src")),
+            _ if self.b.target != self.p.host => plan.needs.push(Need::Target(tc, self.b.target.clone())),
+            _ => {}
+        }
+    }
+
+    /// What runs the target's binaries and links them, here: cross's
+    /// image brings both.
+    fn runner_needs(&self, plan: &mut Plan) {
+        if self.via_cross() {
+            return;
+        }
+        match self.kind {
+            Kind::Test(Runner::Qemu(qemu)) => plan.needs.push(apt("qemu-user", qemu)),
+            Kind::Test(Runner::Wine) => plan.needs.extend([apt("wine", "wine"), apt("wine64", "/usr/lib/wine/wine64")]),
+            Kind::Test(Runner::Wasmtime) | Kind::ExpectFailure(_) => plan.needs.push(WASMTIME),
+            _ => {}
+        }
+        match self.b.linker.as_deref() {
+            Some(l) if l.ends_with("-w64-mingw32-gcc") => plan.needs.push(apt("mingw-w64", l)),
+            Some(l) => {
+                let gnu = l.trim_end_matches("-gcc");
+                // Debian's names for the architecture of the cross libc.
+                let arch = match gnu.split('-').next().unwrap_or(gnu) {
+                    "aarch64" => "arm64",
+                    "arm" => "armhf",
+                    "i686" => "i386",
+                    "powerpc64le" => "ppc64el",
+                    arch => arch,
+                };
+                plan.needs.push(apt(&format!("gcc-{gnu}"), l));
+                plan.needs.push(apt(&format!("libc6-dev-{arch}-cross"), &format!("/usr/{gnu}/lib/libc.so")));
+            }
+            None => {}
+        }
+    }
+
+    fn component(&self, c: &'static str) -> Need {
+        Need::Component(self.toolchain().to_string(), c)
+    }
+
+    /// `--lib` and `--test NAME` for the cell's `tests` (all when empty).
+    fn test_targets(&self) -> Vec<String> {
+        let arg = |t: &String| if t == "lib" { vec!["--lib".into()] } else { vec!["--test".into(), t.clone()] };
+        self.b.tests.iter().flat_map(arg).collect()
+    }
+
     /// A cell whose RUSTFLAGS, toolchain or build container would thrash the
     /// shared build gets a target directory of its own.
     fn target_dir(&self) -> String {
@@ -298,33 +350,51 @@ impl CellCtx<'_> {
     }
 
     fn wasm(&self) -> String {
-        format!("{}/{}/debug/portable-echo.wasm", self.target_dir(), self.b.target)
+        let bin = self.p.matrix.project.bin.as_deref().unwrap_or_default();
+        format!("{}/{}/debug/{bin}.wasm", self.target_dir(), self.b.target)
     }
 
-    /// `program +TOOLCHAIN`, the cell's toolchain.
+    /// The runner of WASI programs, with the host's network and name
+    /// lookup for preview 2 (tests bind 127.0.0.1:0 and may resolve
+    /// `localhost`); preview 1 programs ignore it. `--env NAME` passes the
+    /// probes' host peer on where it is set.
+    fn wasmtime(&self) -> String {
+        let peer = self.p.matrix.project.var("FIDELITY_PEER");
+        format!("wasmtime run -S inherit-network -S tcp -S allow-ip-name-lookup --env {peer}")
+    }
+
+    /// `program +TOOLCHAIN`, the cell's toolchain (plain `program` where
+    /// the OS provides Rust).
     fn plus(&self, program: &str) -> Cmd {
-        Cmd::new(program).args([format!("+{}", self.p.matrix.toolchain(self.b.toolchain))])
+        match self.os_rust {
+            true => Cmd::new(program),
+            false => Cmd::new(program).args([format!("+{}", self.toolchain())]),
+        }
     }
 
     /// cargo on the cell's toolchain, compiling the library for the cell's
     /// target (so its backend is checked).
     fn cargo<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Cmd {
         let mut cmd = self.plus("cargo").args(args);
-        if self.b.toolchain == Toolchain::NightlyBuildStd {
+        if self.b.toolchain == Toolchain::NightlyBuildStd && !self.os_rust {
             cmd.args.insert(2, "-Zbuild-std".into()); // after the subcommand
         }
         self.with_env(cmd, true)
     }
 
-    fn clippy(&self, extra: &[&str]) -> Cmd {
+    /// clippy for the cell's target, every warning an error.
+    fn clippy(&self, plan: &mut Plan, extra: &[&str]) {
         let cmd = self.cargo(["clippy", "--locked"]).args(extra).args(["--all-targets", "--target", &self.b.target]);
-        cmd.args([JSON, "--", "-D", "warnings"])
+        plan.run("clippy", cmd.args([JSON, "--", "-D", "warnings"]));
+        if self.b.toolchain != Toolchain::Msrv {
+            plan.needs.push(self.component("clippy"));
+        }
     }
 
     /// The cell's environment. `for_target`: the command compiles the
     /// library for the cell's target (the serve cell's tests are native).
     fn with_env(&self, mut cmd: Cmd, for_target: bool) -> Cmd {
-        let b = self.b;
+        let (b, m) = (self.b, self.p.matrix);
         if self.target_dir() != self.p.target_dir {
             cmd = cmd.env("CARGO_TARGET_DIR", self.target_dir());
         }
@@ -335,7 +405,7 @@ impl CellCtx<'_> {
             cmd = cmd.env("RUSTFLAGS", b.cfg.iter().map(|c| format!("--cfg {c}")).collect::<Vec<_>>().join(" "));
         }
         if for_target {
-            cmd = cmd.env("PORTABLE_ECHO_EXPECT_BACKEND", format!("{}:{}", b.sys, self.p.matrix.sys[&b.sys].backend));
+            cmd = cmd.env(&m.project.var("EXPECT_BACKEND"), format!("{}:{}", b.sys, m.sys[&b.sys].backend));
         }
         for (k, v) in &b.env {
             cmd = cmd.env(k, v);
@@ -353,28 +423,52 @@ impl CellCtx<'_> {
                 let gnu = b.linker.as_deref().unwrap_or_default().trim_end_matches("-gcc");
                 cmd.env(&var("RUNNER"), format!("{qemu} -L /usr/{gnu}"))
             }
-            Kind::Test(Runner::Wasmtime) => cmd.env(&var("RUNNER"), wasmtime()),
+            Kind::Test(Runner::Wasmtime) => cmd.env(&var("RUNNER"), self.wasmtime()),
             Kind::Test(Runner::Wine) => {
-                let mut cmd =
-                    cmd.env(&var("RUNNER"), "wine").env("WINEPREFIX", format!("{}/target/wine/prefix", self.p.root));
-                cmd = cmd.env("WINEPATH", format!("{}/target/wine/dll", self.p.root)).env("WINEDEBUG", "-all");
+                let root = self.p.root;
+                let cmd = cmd.env(&var("RUNNER"), "wine").env("WINEPREFIX", format!("{root}/target/wine/prefix"));
+                let cmd = cmd.env("WINEPATH", format!("{root}/target/wine/dll")).env("WINEDEBUG", "-all");
                 // No Mono or Gecko install dialogs; no display needed.
-                cmd = cmd.env("WINEDLLOVERRIDES", "mscoree,mshtml=");
-                cmd.env.extend([("DISPLAY".into(), None), ("WAYLAND_DISPLAY".into(), None)]);
-                cmd
+                cmd.env("WINEDLLOVERRIDES", "mscoree,mshtml=").unset("DISPLAY").unset("WAYLAND_DISPLAY")
             }
             _ => cmd,
         }
     }
 
     /// Formatting, lints and docs of the host build, as a contributor runs
-    /// them: the benchmarks too (--workspace); fuzz/ is a workspace of its own.
+    /// them: every workspace member (--workspace) and the project's other
+    /// workspaces' formatting.
     fn lint(&self, plan: &mut Plan) {
         let fmt = self.plus("cargo").args(["fmt", "--all", "--check"]);
         plan.run("fmt", fmt.clone());
-        plan.run("fmt", fmt.args(["--manifest-path", "fuzz/Cargo.toml"]));
+        for manifest in &self.p.matrix.project.fmt {
+            plan.run("fmt", fmt.clone().args(["--manifest-path", manifest]));
+        }
         plan.run("clippy", self.cargo(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]));
         plan.run("doc", self.cargo(["doc", "--locked", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"));
+        plan.needs.extend([self.component("clippy"), self.component("rustfmt")]);
+    }
+
+    /// The crate's binary and the oracle's example, built for the target and
+    /// run under wasmtime: both must fail alike. The oracle is built from
+    /// its registry source (a package ships its examples and Cargo.lock),
+    /// in this target's part of the build.
+    fn expect_failure(&self, plan: &mut Plan, oracle: &crate::matrix::Oracle) {
+        let (target, project) = (self.b.target.as_str(), &self.p.matrix.project);
+        let bin = project.bin.as_deref().unwrap_or_default();
+        plan.run("build", self.cargo(["build", "--locked", "--bin", bin]).args(["--target", target, JSON]));
+        let dir = format!("{}/{target}/oracle", self.target_dir());
+        let manifest = format!("{}/Cargo.toml", self.p.oracle);
+        let example = ["build", "--locked", "--manifest-path", &manifest, "--example", &oracle.example];
+        let example = self.plus("cargo").args(example).args(["--target", target]);
+        let example = match oracle.features.is_empty() {
+            true => example,
+            false => example.args(["--features", &oracle.features.join(",")]),
+        };
+        plan.run("original", example.env("CARGO_TARGET_DIR", &dir));
+        let run = |wasm: String| self.with_env(Cmd::new("wasmtime").args([wasm]), false);
+        let original = run(format!("{dir}/{target}/debug/examples/{}.wasm", oracle.example));
+        plan.step("expect-failure", What::Alike(run(self.wasm()), original));
     }
 
     /// Wine 8.0 (Debian 12) lacks ProcessPrng, which Rust >= 1.78 std
@@ -401,22 +495,36 @@ impl CellCtx<'_> {
     fn sanitizer(&self, sanitizer: &str, plan: &mut Plan) {
         let kind = if sanitizer == "thread" { "tsan" } else { "asan" };
         let reports = format!("{}/reports", self.target_dir());
-        plan.exceptions.push(format!(
-            "the soak's resident-memory bound is not checked under the {sanitizer} sanitizer (the tool owns the memory)"
-        ));
         plan.step(kind, What::Clear(reports.clone()));
-        let mut cmd = self.cargo(["test", "--locked", "--no-fail-fast", "-Zbuild-std", "--target", &self.b.target]);
-        // TSan: the suites with threads (servers on a thread, StopHandle and
-        // the waker, client threads, the binary's signal thread).
-        let options = format!("log_path={reports}/{kind}");
-        if sanitizer == "thread" {
-            let tests = ["echo", "linger", "faults", "soak", "cli", "host_faults", "exhaustion", "listen"];
-            cmd = cmd.args(tests.iter().flat_map(|t| ["--test", t]));
-        }
-        let cmd = cmd.env("RUSTFLAGS", format!("-Zsanitizer={sanitizer}"));
-        let cmd = cmd.env("RUSTDOCFLAGS", format!("-Zsanitizer={sanitizer}")).env("PORTABLE_ECHO_SANITIZER", sanitizer);
-        plan.run(kind, cmd.env(&format!("{}_OPTIONS", kind.to_uppercase()), options));
+        let cmd = self.cargo(["test", "--locked", "--no-fail-fast", "-Zbuild-std", "--target", &self.b.target]);
+        let cmd = cmd.args(self.test_targets()).env("RUSTFLAGS", format!("-Zsanitizer={sanitizer}"));
+        let cmd = cmd.env("RUSTDOCFLAGS", format!("-Zsanitizer={sanitizer}"));
+        let cmd = cmd.env(&self.p.matrix.project.var("SANITIZER"), sanitizer);
+        plan.run(kind, cmd.env(&format!("{}_OPTIONS", kind.to_uppercase()), format!("log_path={reports}/{kind}")));
         plan.step(kind, What::Empty(reports));
+        plan.needs.push(self.component("rust-src"));
+    }
+
+    /// `cross test` with podman and an image built here (podman reuses
+    /// every layer of an unchanged Containerfile).
+    fn cross_image(&self, plan: &mut Plan) {
+        let (target, m) = (self.b.target.as_str(), self.p.matrix);
+        plan.exceptions.push(format!(
+            "cross's image for {target} is built here from Debian's archive (ci/cross/), not pulled from its registry"
+        ));
+        let image = m.project.image(&format!("cross:{target}"));
+        let base = format!("BASE={}", install::debian_image(m));
+        let file = format!("ci/cross/Containerfile.{target}");
+        let build = ["build", "--build-arg", &base, "--tag", &image, "--file", &file, "ci/cross"];
+        plan.run("image", self.podman(Cmd::new("podman").args(build)));
+        let test = ["test", "--locked", "--no-fail-fast", "--target", target];
+        let cmd = self.podman(self.plus("cross").args(test));
+        let var = format!("CROSS_TARGET_{}_IMAGE", target.to_uppercase().replace('-', "_"));
+        let config = m.project.cross_config.as_deref().unwrap_or_default();
+        plan.run("cross-test", cmd.env("CROSS_CONFIG", config).env(&var, image));
+        let packages = ["podman", "runc", "debootstrap", "uidmap", "slirp4netns", "fuse-overlayfs"];
+        plan.needs.extend(packages.map(|p| apt(p, if p == "uidmap" { "newuidmap" } else { p })));
+        plan.needs.extend([CROSS, Need::DebianImage]);
     }
 }
 
@@ -433,37 +541,18 @@ impl Plan {
     pub fn render(&self) -> String {
         let exceptions = self.exceptions.iter().map(|e| format!("exception: {e}\n"));
         let peer = match self.host_peer {
-            true => format!("; the host-* probes' peer: this runner's, at {}", crate::peer::VAR),
-            false => "; no host peer (the tests run in a container): the host-* probes say n/a".into(),
+            true => "; the host-peer probes' peer: this runner's",
+            false => "; no host peer (the tests run in a container): the host-peer probes say n/a",
         };
-        let probes =
-            self.probes.then(|| format!("probes: tests/fidelity.rs reports each probe of ci/fidelity.toml{peer}\n"));
+        let probes = self.probes.then(|| format!("probes: the suite reports each fidelity probe{peer}\n"));
         exceptions.chain(probes).chain(self.steps.iter().map(|s| format!("{s}\n"))).collect()
     }
 
-    /// The step names, once each, in order: what README says the cell runs.
+    /// The step names, once each, in order: what the docs say the cell runs.
     pub fn summary(&self) -> String {
         let mut names: Vec<&str> = self.steps.iter().map(|s| s.name).collect();
         names.dedup();
         names.join(", ")
-    }
-}
-
-impl fmt::Display for Cmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let special = |s: &str| s.is_empty() || s.contains([' ', '\'', '"', '$', '*', ';']);
-        let quote = |s: &str| if special(s) { format!("'{s}'") } else { s.to_string() };
-        if !self.dir.is_empty() {
-            write!(f, "cd {} && ", self.dir)?;
-        }
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => write!(f, "{k}={} ", quote(v))?,
-                None => write!(f, "-u {k} ")?,
-            }
-        }
-        write!(f, "{}", quote(&self.program))?;
-        self.args.iter().try_for_each(|a| write!(f, " {}", quote(a)))
     }
 }
 
@@ -486,8 +575,9 @@ mod tests {
     use super::*;
     use crate::matrix::REFERENCE_HOST;
 
-    // Every cell's plan, here and on its Actions machine, is in ci/plans.md,
-    // which `gen --check` pins: a change to a plan is reviewed as a diff.
+    // Every cell's plan, here and on its Actions machine, is in the
+    // generated plans, which `gen --check` pins: a change to a plan is
+    // reviewed as a diff.
     #[test]
     fn a_native_cell_on_another_host_fails_when_the_job_promised_its_target() {
         let m = Matrix::load(crate::root()).unwrap();
@@ -505,5 +595,20 @@ mod tests {
         assert_eq!(dir("linux-aarch64").as_deref(), Some("target/aarch64-unknown-linux-gnu"));
         assert_eq!(dir("fuzz").as_deref(), Some("fuzz/target/cells/fuzz"));
         assert_eq!(dir("ci-config"), None);
+    }
+
+    #[test]
+    fn a_cell_needs_what_its_toolchain_runner_and_linker_need() {
+        let m = Matrix::load(crate::root()).unwrap();
+        let needs = |name: &str, via| Planner::new(&m, REFERENCE_HOST, via).plan(m.cell(name).unwrap()).unwrap().needs;
+        let aarch64 = needs("linux-aarch64", Via::Local);
+        assert!(aarch64.contains(&apt("qemu-user", "qemu-aarch64")), "{aarch64:?}");
+        assert!(aarch64.contains(&apt("libc6-dev-arm64-cross", "/usr/aarch64-linux-gnu/lib/libc.so")), "{aarch64:?}");
+        let cross = needs("linux-aarch64", Via::Cross);
+        assert!(cross.contains(&Need::Cross) && !cross.iter().any(|n| matches!(n, Need::Apt(..))), "{cross:?}");
+        assert!(needs("wasip2-serve", Via::Local).contains(&WASMTIME));
+        let openbsd = needs("openbsd", Via::Local);
+        assert!(openbsd.contains(&Need::Component(m.toolchains.nightly.clone(), "rust-src")), "{openbsd:?}");
+        assert!(!openbsd.iter().any(|n| matches!(n, Need::Target(..))), "{openbsd:?}");
     }
 }

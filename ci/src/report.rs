@@ -4,18 +4,17 @@
 use std::path::Path;
 use std::{env, fs};
 
+use crate::matrix::Via;
 use crate::matrix::{Cell, Matrix};
-use crate::plan::Via;
-use crate::run::{CellResult, Counts, Status};
+use crate::result::{CellResult, Counts, Status};
 
 /// The results of `cells`, in order; a cell without one failed to run.
 pub fn load(root: &Path, m: &Matrix, cells: &[&Cell]) -> Vec<CellResult> {
-    let read = |c: &Cell| serde_json::from_str(&fs::read_to_string(CellResult::path(root, &c.name)).ok()?).ok();
     let missing = |c: &Cell| CellResult {
         reason: Some("no result: the cell did not run (see the job's earlier steps)".into()),
         ..CellResult::new(m, c, Via::Local, "-")
     };
-    cells.iter().map(|c| read(c).unwrap_or_else(|| missing(c))).collect()
+    cells.iter().map(|c| CellResult::load(root, &c.name).unwrap_or_else(|| missing(c))).collect()
 }
 
 fn triple(c: Counts) -> String {
@@ -26,14 +25,9 @@ fn counted(c: Counts) -> String {
     format!("{} passed, {} failed, {} ignored", c.passed, c.failed, c.ignored)
 }
 
-/// PASS, FAIL or UNAVAILABLE, as in the JSON results.
-pub fn status(r: &CellResult) -> String {
-    format!("{:?}", r.status).to_uppercase()
-}
-
 /// One line per cell, as the matrix goes.
 pub fn one_line(r: &CellResult) -> String {
-    let mut line = format!("{} {} ({}, {})", status(r), r.cell, r.target, r.steps.join("+"));
+    let mut line = format!("{} {} ({}, {})", r.status, r.cell, r.target, r.steps.join("+"));
     if r.tested {
         line += &format!(": {}", counted(r.tests()));
         if r.black_box != Counts::default() {
@@ -53,7 +47,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
     md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for r in results {
         let reason = r.reason.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-        let result = if r.status == Status::Pass { "PASS".into() } else { format!("**{}**", status(r)) };
+        let result = if r.status == Status::Pass { "PASS".into() } else { format!("**{}**", r.status) };
         let tests = |c| if r.tested { triple(c) } else { "-".into() };
         let mut named = r.exceptions.clone();
         named.extend((!r.ignored_tests.is_empty()).then(|| format!("{} ignored", r.ignored_tests.len())));
@@ -79,6 +73,10 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
         }
         md += "\n</details>\n";
     }
+    for r in results.iter().filter(|r| !r.notes.is_empty()) {
+        md += &format!("\n#### {}\n\n", r.cell);
+        r.notes.iter().for_each(|n| md += &format!("- {n}\n"));
+    }
     for r in results.iter().filter(|r| r.status == Status::Fail) {
         md += &format!("\n#### {} failed: {}\n", r.cell, r.reason.as_deref().unwrap_or("see the log"));
         r.failed_tests.iter().for_each(|t| md += &format!("- failed test `{t}`\n"));
@@ -96,10 +94,7 @@ pub fn markdown(root: &Path, results: &[CellResult]) -> String {
     let mut slow: Vec<_> = results.iter().collect();
     slow.sort_by_key(|r| std::cmp::Reverse(r.seconds));
     let slow: Vec<_> = slow.iter().take(5).map(|r| format!("{} {} s", r.cell, r.seconds)).collect();
-    let total = results.iter().fold(Counts::default(), |a, r| {
-        let t = r.tests();
-        Counts { passed: a.passed + t.passed, failed: a.failed + t.failed, ignored: a.ignored + t.ignored }
-    });
+    let total = results.iter().fold(Counts::default(), |total, r| total + r.tests());
     md + &format!("\nSlowest: {}\n\ntests: {}\n", slow.join(", "), counted(total))
 }
 
@@ -131,7 +126,7 @@ fn fails(results: &[CellResult], ci: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::Ignored;
+    use crate::result::Ignored;
 
     #[test]
     fn the_report_counts_tests_by_mode_and_fails_on_a_failure_or_an_unavailable_cell_under_ci() {

@@ -3,97 +3,20 @@
 //! JSON result per cell, which is all the report reads.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use std::{fs, io, thread};
 
-use serde::{Deserialize, Serialize};
-
+use crate::cmd::Cmd;
 use crate::fidelity::{Fidelity, Os, Runtime, Seen};
-use crate::matrix::{Cell, Matrix, Work};
-use crate::plan::{Cmd, JSON, Plan, Planner, Via, What};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Pass,
-    #[default]
-    Fail,
-    Unavailable,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub passed: u64,
-    pub failed: u64,
-    pub ignored: u64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct CellResult {
-    pub cell: String,
-    pub target: String,
-    pub kind: String,
-    pub backend: String,
-    pub via: String,
-    pub host: String,
-    pub status: Status,
-    pub reason: Option<String>,
-    pub seconds: u64,
-    /// The steps that ran, in order; a failed one is marked `name FAILED`.
-    pub steps: Vec<String>,
-    /// Whether a step ran a test suite (not only a check, the fuzzer or the binary).
-    pub tested: bool,
-    pub in_process: Counts,
-    /// Tests named `black_box::*`: the launched binary.
-    pub black_box: Counts,
-    /// `binary: test`, for each failed test.
-    pub failed_tests: Vec<String>,
-    pub ignored_tests: Vec<Ignored>,
-    pub exceptions: Vec<String>,
-    /// mio's selector and waker files, read in mio's dep-info.
-    pub mio: Vec<String>,
-    /// The real OS the cell stands for, and what its fidelity probes saw.
-    pub stands_for: Option<Os>,
-    pub probes: Vec<Seen>,
-    pub log: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Ignored {
-    pub test: String,
-    pub reason: Option<String>,
-}
-
-impl CellResult {
-    pub fn new(m: &Matrix, cell: &Cell, via: Via, host: &str) -> CellResult {
-        let (target, backend) = match &cell.work {
-            Work::Build(b, _) => (b.target.clone(), m.sys[&b.sys].backend.clone()),
-            Work::Config => ("-".into(), "-".into()),
-        };
-        let (cell, kind, via, host) = (cell.name.clone(), cell.kind.clone(), via.to_string(), host.into());
-        let log = format!("target/matrix-logs/{cell}.log");
-        CellResult { cell, target, kind, backend, via, host, log, ..CellResult::default() }
-    }
-
-    pub fn tests(&self) -> Counts {
-        let (a, b) = (self.in_process, self.black_box);
-        Counts { passed: a.passed + b.passed, failed: a.failed + b.failed, ignored: a.ignored + b.ignored }
-    }
-
-    pub fn path(root: &Path, cell: &str) -> PathBuf {
-        root.join("target/matrix-results").join(format!("{cell}.json"))
-    }
-
-    pub fn save(&self, root: &Path) -> io::Result<()> {
-        let path = CellResult::path(root, &self.cell);
-        fs::create_dir_all(path.parent().unwrap())?;
-        fs::write(path, serde_json::to_string_pretty(self).unwrap() + "\n")
-    }
-}
+use crate::install::Wanted;
+use crate::matrix::{Cell, Work};
+use crate::plan::{JSON, Plan, Planner, What};
+use crate::result::{CellResult, Counts, Ignored, Status};
 
 /// The running step's process group, which a timeout or a signal ends.
 static RUNNING: Mutex<Option<u32>> = Mutex::new(None);
@@ -127,37 +50,37 @@ fn kill_tree(pid: u32) {
 pub fn cell(p: &Planner, root: &Path, cell: &Cell, echo: bool, timeout: u64) -> CellResult {
     let m = p.matrix;
     let mut result = CellResult::new(m, cell, p.via, p.host);
-    let missing = crate::install::missing(m, root, &[cell], p.host, p.via);
     let log = root.join(&result.log);
-    let _ = fs::create_dir_all(log.parent().unwrap());
+    let _ = fs::create_dir_all(log.parent().expect("logs have a directory"));
     match (p.plan(cell), fs::File::create(&log)) {
         (Err(e), _) => result.reason = Some(e),
         (_, Err(e)) => result.reason = Some(format!("creating {}: {e}", log.display())),
-        (Ok(_), Ok(_)) if !missing.is_empty() => {
-            result.status = Status::Unavailable;
-            let lines: Vec<_> = missing.keys().map(|n| crate::install::describe(m, n)).collect();
-            result.reason = Some(format!("missing: {}", lines.join("; ")));
-        }
         (Ok(plan), Ok(log)) => {
-            // What mio must have compiled (cross builds in its container).
-            let mio = match &cell.work {
-                Work::Build(b, _) if p.via != Via::Cross => {
-                    std::iter::once(&m.sys[&b.sys].mio).chain(&m.waker[&b.waker].mio).cloned().collect()
+            let wanted: Wanted = plan.needs.iter().map(|n| (n.clone(), vec![cell.name.clone()])).collect();
+            let missing = crate::install::missing(m, root, &wanted);
+            if !missing.is_empty() {
+                result.status = Status::Unavailable;
+                let lines: Vec<_> = missing.keys().map(|n| crate::install::describe(m, n)).collect();
+                result.reason = Some(format!("missing: {}", lines.join("; ")));
+            } else {
+                let deadline = Instant::now() + Duration::from_secs(timeout);
+                let probes = match &cell.work {
+                    Work::Build(b, kind) if plan.probes => Some((Os::of(&b.target), Runtime::of(b, kind, p.via))),
+                    _ => None,
+                };
+                let peer = match plan.host_peer {
+                    true => crate::peer::address().map(|addr| Some((m.project.var("FIDELITY_PEER"), addr))),
+                    false => Ok(None),
+                };
+                let record = m.project.fidelity.as_ref().map(|f| f.record.as_str());
+                let black_box = m.project.black_box.as_deref();
+                match peer {
+                    Ok(peer) => {
+                        let runner = Runner { root, echo, deadline, log, result, probes, record, peer, black_box };
+                        result = runner.run(&plan);
+                    }
+                    Err(e) => result.reason = Some(e),
                 }
-                _ => Vec::new(),
-            };
-            let deadline = Instant::now() + Duration::from_secs(timeout);
-            let probes = match &cell.work {
-                Work::Build(b, kind) if plan.probes => Some((Os::of(&b.target), Runtime::of(b, kind, p.via))),
-                _ => None,
-            };
-            let peer = match plan.host_peer {
-                true => crate::peer::address().map(Some),
-                false => Ok(None),
-            };
-            match peer {
-                Ok(peer) => result = Runner { root, echo, deadline, log, result, mio, probes, peer }.run(&plan),
-                Err(e) => result.reason = Some(e),
             }
         }
     }
@@ -174,12 +97,14 @@ struct Runner<'a> {
     deadline: Instant,
     log: fs::File,
     result: CellResult,
-    /// mio's files the cell must have compiled (selector, then waker).
-    mio: Vec<String>,
     /// The OS and runtime of a cell whose probes must report.
     probes: Option<(Option<Os>, Option<Runtime>)>,
-    /// The probes' host peer, which every step is told of.
-    peer: Option<std::net::SocketAddr>,
+    /// The probes' record (ci/matrix.toml's `[project] fidelity`).
+    record: Option<&'a str>,
+    /// The probes' host peer, which every step is told of at this variable.
+    peer: Option<(String, SocketAddr)>,
+    /// The prefix of the black-box tests' names, counted apart.
+    black_box: Option<&'a str>,
 }
 
 impl Runner<'_> {
@@ -194,7 +119,7 @@ impl Runner<'_> {
     /// every problem), then judges the cell.
     fn run(mut self, plan: &Plan) -> CellResult {
         let start = Instant::now();
-        let mut out = Output::default();
+        let mut out = Output { black_box: self.black_box.map(|b| format!(": {b}")), ..Output::default() };
         self.result.exceptions.clone_from(&plan.exceptions);
         plan.exceptions.iter().for_each(|e| self.say(&format!("exception: {e}")));
         for step in &plan.steps {
@@ -242,7 +167,7 @@ impl Runner<'_> {
             }
         }
         if out.json && self.result.reason.is_none() {
-            self.verify_mio(&out.mio);
+            self.verify_mio(&plan.mio, &out.mio);
         }
         self.result.probes = std::mem::take(&mut out.probes);
         if let Some((os, runtime)) = self.probes {
@@ -261,7 +186,7 @@ impl Runner<'_> {
         // Every failed step, the mio check and the timeout gave a reason.
         self.result.status = if self.result.reason.is_some() { Status::Fail } else { Status::Pass };
         self.result.seconds = start.elapsed().as_secs();
-        let line = format!("result: {} seconds={}", crate::report::status(&self.result), self.result.seconds);
+        let line = format!("result: {} seconds={}", self.result.status, self.result.seconds);
         self.say(&line);
         self.result
     }
@@ -274,7 +199,7 @@ impl Runner<'_> {
             return;
         };
         self.result.stands_for = Some(os);
-        let problems = match Fidelity::load(self.root) {
+        let problems = match Fidelity::load(self.root, self.record.unwrap_or_default()) {
             Ok(fidelity) => fidelity.judge(os, runtime, self.peer.is_some(), &mut self.result.probes),
             Err(e) => vec![e],
         };
@@ -287,11 +212,11 @@ impl Runner<'_> {
 
     /// mio's dep-info must name the selector and waker files of the cell's
     /// backend: the compiler's own word on what the target selects.
-    fn verify_mio(&mut self, compiled: &[String]) {
-        let missing: Vec<_> = self.mio.iter().filter(|w| !compiled.contains(w)).collect();
+    fn verify_mio(&mut self, wanted: &[String], compiled: &[String]) {
+        let missing: Vec<_> = wanted.iter().filter(|w| !compiled.contains(w)).collect();
         if missing.is_empty() {
-            self.result.mio.clone_from(&self.mio);
-            return self.say(&format!("mio: compiled {}", self.mio.join(" and ")));
+            self.result.mio = wanted.to_vec();
+            return self.say(&format!("mio: compiled {}", wanted.join(" and ")));
         }
         let why = format!("mio's dep-info lacks src/sys/{} (it has: {})", missing[0], compiled.join(", "));
         self.say(&format!("mio: {why}"));
@@ -302,8 +227,8 @@ impl Runner<'_> {
     /// Runs `cmd`, its stdout and stderr merged in one pipe; returns its exit
     /// status (`None`: it did not start, or was killed) and its output.
     fn spawn(&mut self, cmd: &Cmd, out: &mut Output) -> (Option<i32>, String) {
-        let started =
-            start(cmd, self.root, self.peer).inspect_err(|e| self.say(&format!("cannot start {}: {e}", cmd.program)));
+        let started = start(cmd, self.root, self.peer.as_ref())
+            .inspect_err(|e| self.say(&format!("cannot start {}: {e}", cmd.program)));
         let Ok((mut child, reader)) = started else { return (None, String::new()) };
         *RUNNING.lock().unwrap() = Some(child.id());
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
@@ -357,13 +282,13 @@ fn alike(ours: (Option<i32>, String), original: (Option<i32>, String)) -> (bool,
     (same, why)
 }
 
-fn start(cmd: &Cmd, root: &Path, peer: Option<std::net::SocketAddr>) -> io::Result<(Child, io::PipeReader)> {
+fn start(cmd: &Cmd, root: &Path, peer: Option<&(String, SocketAddr)>) -> io::Result<(Child, io::PipeReader)> {
     let (reader, writer) = io::pipe()?;
     let mut command = Command::new(&cmd.program);
     command.args(&cmd.args).current_dir(root.join(cmd.dir)).stdin(Stdio::null());
     command.stdout(writer.try_clone()?).stderr(writer);
-    if let Some(peer) = peer {
-        command.env(crate::peer::VAR, peer.to_string());
+    if let Some((var, addr)) = peer {
+        command.env(var, addr.to_string());
     }
     for (k, v) in &cmd.env {
         match v {
@@ -379,6 +304,8 @@ fn start(cmd: &Cmd, root: &Path, peer: Option<std::net::SocketAddr>) -> io::Resu
 /// What libtest and cargo said during a cell, beyond the tests it counts.
 #[derive(Default)]
 struct Output {
+    /// `: PREFIX` of the black-box tests' names, after the binary's.
+    black_box: Option<String>,
     binary: String,
     summaries: Counts,
     first_error: Option<String>,
@@ -395,6 +322,8 @@ impl Output {
         let trimmed = line.trim_start();
         if let Some(seen) = Seen::parse(line) {
             self.probes.push(seen);
+        } else if let Some(note) = line.strip_prefix("report: ") {
+            r.notes.push(note.into());
         } else if let Some(rest) = trimmed.strip_prefix("Running ") {
             // `Running tests/echo.rs (target/...)`, `Running unittests src/lib.rs (...)`
             let path = rest.trim_start_matches("unittests ").split(' ').next().unwrap_or_default();
@@ -404,7 +333,8 @@ impl Output {
         } else if let Some((name, outcome)) = line.strip_prefix("test ").and_then(|l| l.split_once(" ... ")) {
             let (outcome, reason) = outcome.split_once(", ").map_or((outcome, None), |(o, r)| (o, Some(r.into())));
             let test = format!("{}: {name}", self.binary);
-            let counts = if test.contains(": black_box::") { &mut r.black_box } else { &mut r.in_process };
+            let black_box = self.black_box.as_ref().is_some_and(|b| test.contains(b.as_str()));
+            let counts = if black_box { &mut r.black_box } else { &mut r.in_process };
             match outcome {
                 "ok" => counts.passed += 1,
                 "FAILED" => {
@@ -480,7 +410,8 @@ mod tests {
 
     #[test]
     fn libtest_lines_are_counted_by_binary_and_mode() {
-        let (mut out, mut r) = (Output::default(), CellResult::default());
+        let mut out = Output { black_box: Some(": black_box::".into()), ..Output::default() };
+        let mut r = CellResult::default();
         for line in [
             "     Running tests/echo.rs (target/debug/deps/echo-abc)",
             "test black_box::greets ... ok",
