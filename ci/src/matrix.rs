@@ -93,6 +93,11 @@ impl Project {
 pub struct Toolchains {
     pub stable: String,
     pub nightly: String,
+    /// The stable toolchain of the targets in `older_stable_for`: those
+    /// whose std for `stable` the reference host's rustup does not serve.
+    pub older_stable: Option<String>,
+    #[serde(default)]
+    pub older_stable_for: Vec<String>,
 }
 
 /// cross from git at a commit read upstream: `on` a branch or tag, its `date`.
@@ -368,6 +373,11 @@ impl Matrix {
             }
         }
         let (stable, nightly) = (&m.toolchains.stable, &m.toolchains.nightly);
+        let older = m.toolchains.older_stable.as_deref().unwrap_or("0.0.0");
+        if m.toolchains.older_stable.is_none() != m.toolchains.older_stable_for.is_empty() || !three_numbers(older, '.')
+        {
+            errors.push(format!("toolchains: older_stable {older:?} must be exact, and come with older_stable_for"));
+        }
         if !three_numbers(stable, '.') || !three_numbers(nightly.strip_prefix("nightly-").unwrap_or("-"), '-') {
             errors
                 .push(format!("toolchains: {stable:?} must be exact (1.95.0), {nightly:?} dated (nightly-2026-05-20)"));
@@ -385,11 +395,13 @@ impl Matrix {
         self.cells.iter().find(|c| c.name == name).ok_or_else(|| format!("no cell named {name:?} in ci/matrix.toml"))
     }
 
-    pub fn toolchain(&self, t: Toolchain) -> &str {
-        match t {
-            Toolchain::Stable => &self.toolchains.stable,
-            Toolchain::Msrv => &self.msrv,
-            Toolchain::Nightly | Toolchain::NightlyBuildStd => &self.toolchains.nightly,
+    /// The toolchain `t` names for `target`.
+    pub fn toolchain(&self, t: Toolchain, target: &str) -> &str {
+        match (t, &self.toolchains.older_stable) {
+            (Toolchain::Stable, Some(older)) if self.toolchains.older_stable_for.iter().any(|o| o == target) => older,
+            (Toolchain::Stable, _) => &self.toolchains.stable,
+            (Toolchain::Msrv, _) => &self.msrv,
+            (Toolchain::Nightly | Toolchain::NightlyBuildStd, _) => &self.toolchains.nightly,
         }
     }
 

@@ -109,6 +109,15 @@ impl<'a> Planner<'a> {
             Work::Build(..) => self.ctx(cell).expect("a build cell has a context"),
         };
         let mut plan = Plan { exceptions: c.b.exceptions.clone(), ..Plan::default() };
+        let older = c.b.toolchain == Toolchain::Stable && c.toolchain() != self.matrix.toolchains.stable;
+        if older && !c.os_rust {
+            plan.exceptions.push(format!(
+                "built with Rust {}: the reference host's rustup serves no std of {} for {}",
+                c.toolchain(),
+                self.matrix.toolchains.stable,
+                c.b.target
+            ));
+        }
         c.base_needs(&mut plan);
         c.steps(&mut plan)?;
         c.runner_needs(&mut plan);
@@ -167,18 +176,23 @@ impl<'a> Planner<'a> {
             plan.run("shellcheck", Cmd::new("shellcheck").args(&m.project.scripts));
             plan.needs.push(apt("shellcheck", "shellcheck"));
         }
-        let tc = &m.toolchains.stable;
-        let cargo = || Cmd::new("cargo").args([format!("+{tc}")]);
+        let tc = m.toolchain(Toolchain::Stable, self.host).to_string();
+        let cargo = |tc: &str| Cmd::new("cargo").args([format!("+{tc}")]);
         let xtask = ["--manifest-path", "ci/Cargo.toml"];
-        plan.run("xtask-fmt", cargo().args(["fmt", "--check"]).args(xtask));
-        plan.run("xtask-test", cargo().args(["test", "--locked"]).args(xtask));
+        plan.run("xtask-fmt", cargo(&tc).args(["fmt", "--check"]).args(xtask));
+        plan.run("xtask-test", cargo(&tc).args(["test", "--locked"]).args(xtask));
         for target in [self.host].into_iter().chain(XTASK_TARGETS) {
-            let clippy = cargo().args(["clippy", "--locked", "--all-targets", "--target", target]).args(xtask);
+            let tc = m.toolchain(Toolchain::Stable, target);
+            let clippy = cargo(tc).args(["clippy", "--locked", "--all-targets", "--target", target]).args(xtask);
             plan.run("xtask-clippy", clippy.args(["--", "-D", "warnings"]));
+            plan.needs.extend([Need::Toolchain(tc.into()), Need::Component(tc.into(), "clippy")]);
+            if target != self.host {
+                plan.needs.push(Need::Target(tc.into(), target.into()));
+            }
         }
-        plan.needs.extend([Need::Toolchain(tc.clone()), Need::Component(tc.clone(), "clippy")]);
-        plan.needs.push(Need::Component(tc.clone(), "rustfmt"));
-        plan.needs.extend(XTASK_TARGETS.iter().map(|t| Need::Target(tc.clone(), t.to_string())));
+        plan.needs.push(Need::Component(tc, "rustfmt"));
+        plan.needs.sort();
+        plan.needs.dedup();
         plan
     }
 }
@@ -199,7 +213,7 @@ impl CellCtx<'_> {
     }
 
     fn toolchain(&self) -> &str {
-        self.p.matrix.toolchain(self.b.toolchain)
+        self.p.matrix.toolchain(self.b.toolchain, &self.b.target)
     }
 
     /// The steps of the cell's kind, and what only they need.
