@@ -11,8 +11,12 @@ use std::process::Command;
 use crate::matrix::Matrix;
 use crate::result::{CellResult, Status};
 
-/// Where the scratch crate is made, fresh each time.
-pub const DIR: &str = "target/adopt/scratch-echo";
+/// Where the scratch crate is made, fresh each time: outside this
+/// repository, so that it is a crate of its own and not taken for a member
+/// of this workspace.
+fn dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("xtask-adopt").join("scratch-echo")
+}
 
 /// The scratch crate's own files: what exists before it adopts anything.
 const CRATE: [(&str, &str); 3] = [
@@ -39,13 +43,15 @@ pub fn matrix_toml(m: &Matrix) -> String {
     let (stable, nightly) = (&m.toolchains.stable, &m.toolchains.nightly);
     format!(
         r#"[project]
-package = "scratch-echo"
-env_prefix = "SCRATCH_ECHO"
+package = "scratch-echo"        # Cargo.toml's [package] name
+env_prefix = "SCRATCH_ECHO"     # the runner's variables: SCRATCH_ECHO_EXPECT_BACKEND, ...
 
 [toolchains]
 stable = "{stable}"
 nightly = "{nightly}"
 
+# The backends your cells select: the name your crate may report for it,
+# and mio's selector file, which the runner finds in mio's dep-info.
 [sys]
 epoll = {{ backend = "epoll", mio = "unix/selector/epoll.rs" }}
 iocp = {{ backend = "iocp", mio = "windows/selector.rs" }}
@@ -72,7 +78,7 @@ runner = "qemu-aarch64"
 linker = "aarch64-linux-gnu-gcc"
 sys = "epoll"
 waker = "eventfd"
-actions = "none"
+actions = "none"                # or "cross", with a [cross] pin
 
 [[cell]]
 name = "windows"
@@ -121,7 +127,7 @@ fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Runs a command in the scratch crate; fails with its name and status.
 fn run(dir: &Path, program: &str, args: &[&str]) -> Result<(), String> {
-    println!("adopt: in {DIR}: {program} {}", args.join(" "));
+    println!("adopt: in {}: {program} {}", dir.display(), args.join(" "));
     let status = Command::new(program).args(args).current_dir(dir).status();
     match status {
         Ok(s) if s.success() => Ok(()),
@@ -134,7 +140,7 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Result<(), String> {
 /// docs/adopt.md says, runs its matrix, and says what the adopter wrote
 /// and what each cell did. Passes when every cell passed with tests.
 pub fn adopt(root: &Path, m: &Matrix) -> Result<bool, String> {
-    let dir = root.join(DIR);
+    let dir = dir();
     let _ = fs::remove_dir_all(&dir);
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     for (file, text) in CRATE {
@@ -170,12 +176,12 @@ pub fn adopt(root: &Path, m: &Matrix) -> Result<bool, String> {
         .collect();
     let (lines, alias) = (written(&matrix), written(ALIAS));
     println!(
-        "report: the adopter wrote {} lines: ci/matrix.toml {lines}, .cargo/config.toml {alias}; \
+        "report-note: the adopter wrote {} lines: ci/matrix.toml {lines}, .cargo/config.toml {alias}; \
          copied unchanged: {}",
         lines + alias,
         COPIED.join(", ")
     );
-    println!("report: scratch-echo's cells: {}", cells.join("; "));
+    println!("report-note: scratch-echo's cells: {}", cells.join("; "));
     let passed = results.iter().all(|r| r.as_ref().is_some_and(|r| r.status == Status::Pass && r.tests().passed > 0));
     Ok(matrix_run.is_ok() && passed)
 }
@@ -198,5 +204,22 @@ mod tests {
             assert!(kinds.iter().any(|k| k.contains(&format!("Test({runner})"))), "{kinds:?}");
         }
         assert_eq!(written("# a comment\n\nkey = 1\n  # indented comment\n"), 1);
+    }
+
+    /// The scratch crate follows docs/adopt.md to the letter: the page
+    /// shows its whole ci/matrix.toml, its alias and what it copies.
+    #[test]
+    fn docs_adopt_md_says_what_the_scratch_crate_does() {
+        let m = Matrix::load(crate::root()).unwrap();
+        let page = fs::read_to_string(crate::root().join("docs/adopt.md")).unwrap();
+        assert!(
+            page.contains(&format!("```toml\n{}```", matrix_toml(&m))),
+            "docs/adopt.md shows another ci/matrix.toml"
+        );
+        let alias = format!("   ```toml\n   {}```", ALIAS.replace('\n', "\n   "));
+        assert!(page.contains(&alias), "docs/adopt.md shows another alias");
+        for path in COPIED {
+            assert!(page.contains(&format!("`{path}`")) || page.contains(&format!("`{path}/`")), "{path}");
+        }
     }
 }

@@ -86,7 +86,7 @@ enum Cli {
     },
     /// Prove the runner can be adopted: a scratch crate takes it over as
     /// docs/adopt.md says and runs a native, a qemu-user, a Wine and a
-    /// wasmtime cell (in target/adopt/).
+    /// wasmtime cell.
     Adopt,
     /// Write the files derived from ci/matrix.toml.
     Gen {

@@ -67,7 +67,7 @@ pub struct CellResult {
     pub failed_tests: Vec<String>,
     pub ignored_tests: Vec<Ignored>,
     pub exceptions: Vec<String>,
-    /// What a step asked the report to say (its `report: ...` lines).
+    /// What a step asked the report to say (its `report-note: ...` lines).
     #[serde(default)]
     pub notes: Vec<String>,
     /// mio's selector and waker files, read in mio's dep-info.

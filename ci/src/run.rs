@@ -322,7 +322,7 @@ impl Output {
         let trimmed = line.trim_start();
         if let Some(seen) = Seen::parse(line) {
             self.probes.push(seen);
-        } else if let Some(note) = line.strip_prefix("report: ") {
+        } else if let Some(note) = line.strip_prefix("report-note: ") {
             r.notes.push(note.into());
         } else if let Some(rest) = trimmed.strip_prefix("Running ") {
             // `Running tests/echo.rs (target/...)`, `Running unittests src/lib.rs (...)`
