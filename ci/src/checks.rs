@@ -9,51 +9,73 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Value;
 
-use crate::matrix::three_numbers;
+use crate::matrix::{Matrix, three_numbers};
 
-/// The workflow: every action pinned by full SHA with its tag and date; a
-/// FreeBSD release that the pinned freebsd-vm boots; no cell's commands
-/// written in YAML (they belong to `cargo xtask cell`).
-pub fn workflow(root: &Path, file: &str) -> Vec<String> {
-    let (mut problems, mut freebsd_vm, mut release) = (Vec::new(), None, None);
+/// What a pinned vmactions VM action can boot: ci/vm-releases.toml, read
+/// in the action's repository at the commit the workflow pins.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VmAction {
+    action: String,
+    commit: String,
+    releases: Vec<String>,
+}
+
+/// The workflow: every action pinned by full SHA with its tag and date;
+/// each VM of ci/matrix.toml booted by an action at the commit whose
+/// releases were read, in a release it lists; every `runs-on` an image of
+/// `[runners]` (or the matrix's); no cell's commands written in YAML
+/// (they belong to `cargo xtask cell`).
+pub fn workflow(root: &Path, file: &str, m: &Matrix) -> Vec<String> {
+    let mut problems = Vec::new();
     let builds = |w: &str| ["test", "clippy", "check", "build", "doc", "fmt", "miri", "run", "nextest"].contains(&w);
     let text = fs::read_to_string(root.join(file)).unwrap_or_default();
+    let vm_file = fs::read_to_string(root.join("ci/vm-releases.toml")).unwrap_or_default();
+    let vms: BTreeMap<String, VmAction> = toml::from_str(&vm_file).unwrap_or_else(|e| {
+        problems.push(format!("ci/vm-releases.toml: {e}"));
+        BTreeMap::new()
+    });
+    let mut pinned = BTreeMap::new();
     for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
         if let Some(uses) = line.strip_prefix("- uses: ").or_else(|| line.strip_prefix("uses: ")) {
             let (action, comment) = uses.split_once(" # ").unwrap_or((uses, ""));
-            let sha = action.split_once('@').map_or("", |(_, sha)| sha);
+            let (name, sha) = action.split_once('@').unwrap_or((action, ""));
             let full_sha = sha.len() == 40 && sha.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
             if !full_sha || !tag_and_date(comment) {
-                problems.push(format!("ci.yml:{n}: `{uses}` is not owner/repo@<40-hex SHA> # vX.Y.Z (YYYY-MM-DD)"));
+                problems.push(format!("{file}:{n}: `{uses}` is not owner/repo@<40-hex SHA> # vX.Y.Z (YYYY-MM-DD)"));
             }
-            if action.starts_with("vmactions/freebsd-vm@") {
-                freebsd_vm = Some(sha.to_string());
-            }
+            pinned.insert(name.to_string(), sha.to_string());
         }
-        if let Some(value) = line.strip_prefix("FREEBSD_RELEASE:") {
-            release = Some(value.trim().trim_matches('"').to_string());
+        if let Some(label) = line.strip_prefix("runs-on: ")
+            && label != "${{ matrix.os }}"
+            && !m.runners.contains_key(label)
+        {
+            problems.push(format!("{file}:{n}: runs-on {label} is none of ci/matrix.toml's [runners]"));
         }
         let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('+')).collect();
         for pair in words.windows(2).filter(|_| !line.starts_with('#')) {
             if ["cargo", "cross"].contains(&pair[0]) && builds(pair[1]) || pair[0] == "wasmtime" {
                 problems.push(format!(
-                    "ci.yml:{n}: runs `{}` itself: a cell's commands belong to `cargo xtask cell`",
+                    "{file}:{n}: runs `{}` itself: a cell's commands belong to `cargo xtask cell`",
                     pair.join(" ")
                 ));
             }
         }
     }
-    // ci/freebsd-vm-releases: what conf/ of the pinned freebsd-vm lists.
-    let releases = fs::read_to_string(root.join("ci/freebsd-vm-releases")).unwrap_or_default();
-    let listed: Vec<&str> = releases.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
-    let read_at = listed.iter().find_map(|l| l.strip_prefix("commit ")).map(str::to_string);
-    if read_at != freebsd_vm {
-        problems.push(format!(
-            "ci/freebsd-vm-releases was read at {read_at:?}, the workflow pins freebsd-vm at {freebsd_vm:?}"
-        ));
-    }
-    if !release.as_deref().is_some_and(|r| listed.contains(&r)) {
-        problems.push(format!("FREEBSD_RELEASE {release:?} is not listed in ci/freebsd-vm-releases"));
+    for (name, vm) in &m.vm {
+        let Some(read) = vms.get(name) else {
+            problems.push(format!("[vm.{name}] has no [{name}] in ci/vm-releases.toml"));
+            continue;
+        };
+        match pinned.get(&read.action) {
+            Some(sha) if *sha == read.commit => {}
+            Some(sha) => problems
+                .push(format!("{file} pins {}@{sha}, ci/vm-releases.toml was read at {}", read.action, read.commit)),
+            None => problems.push(format!("{file} has no step that boots [vm.{name}] with {}", read.action)),
+        }
+        if !read.releases.contains(&vm.release) {
+            problems.push(format!("[vm.{name}] release {:?} is not listed in ci/vm-releases.toml", vm.release));
+        }
     }
     problems
 }

@@ -74,7 +74,12 @@ impl Os {
             t if t.contains("-windows-") => Some(Os::Windows),
             t if t.contains("-apple-darwin") => Some(Os::Macos),
             t if t.contains("-freebsd") => Some(Os::Freebsd),
+            // wasi-libc gives WASI's sockets POSIX's interface; the other
+            // Unixes are judged by POSIX, their own pages not read here.
             t if t.starts_with("wasm32-wasi") => Some(Os::Posix),
+            t if ["-netbsd", "-openbsd", "-dragonfly", "-solaris", "-illumos"].iter().any(|os| t.ends_with(os)) => {
+                Some(Os::Posix)
+            }
             _ => None,
         }
     }

@@ -26,9 +26,10 @@ fn files(m: &Matrix, fidelity: Option<&Fidelity>) -> Vec<(String, Generated)> {
     if let Some(workflow) = &p.workflow {
         let include = |job: &str| {
             let cells = m.cells.iter().filter(|c| c.actions.job().0 == job);
-            cells.map(|c| format!("- {}\n", job_entry(c))).collect()
+            cells.map(|c| format!("- {}\n", job_entry(m, c, c.actions.job().1))).collect()
         };
-        let jobs = ["cells", "cross", "vm"].into_iter().map(|job| (job, include(job))).collect();
+        let mut jobs: Vec<_> = ["cells", "cross", "vm"].into_iter().map(|job| (job, include(job))).collect();
+        jobs.push(("latest", latest(m)));
         files.push((workflow.clone(), Generated::Regions(jobs)));
     }
     if let Some(cross) = &p.cross_config {
@@ -59,13 +60,27 @@ fn files(m: &Matrix, fidelity: Option<&Fidelity>) -> Vec<(String, Generated)> {
 
 /// A cell's entry in its job's matrix: `{ cell: NAME, target: T, os: LABEL }`,
 /// and the VM it boots.
-fn job_entry(c: &Cell) -> String {
+fn job_entry(m: &Matrix, c: &Cell, os: &str) -> String {
     let target = if let Work::Build(b, _) = &c.work { b.target.clone() } else { "\"-\"".into() };
     let vm = match &c.actions {
-        Actions::Vm(vm) => format!(", vm: {vm}"),
+        Actions::Vm(vm) => format!(", vm: {vm}, release: \"{}\"", m.vm[vm].release),
         _ => String::new(),
     };
-    format!("{{ cell: {}, target: {target}, os: {}{vm} }}", c.name, c.actions.job().1)
+    format!("{{ cell: {}, target: {target}, os: {os}{vm} }}", c.name)
+}
+
+/// The cells of the scheduled `latest` job: the test cells of each image
+/// that has a `-latest` label, on that label.
+fn latest(m: &Matrix) -> String {
+    let mut entries = String::new();
+    for (c, _, kind) in m.builds() {
+        let (job, label) = c.actions.job();
+        let tested = matches!(kind, Kind::Test(_) | Kind::Serve | Kind::ExpectFailure(_));
+        if let (Some(latest), "cells", true) = (m.runners.get(label).and_then(|r| r.latest.as_ref()), job, tested) {
+            entries += &format!("- {}\n", job_entry(m, c, latest));
+        }
+    }
+    entries
 }
 
 /// Where a cell runs: here (the reference host, `--via local`), and on
@@ -168,7 +183,7 @@ fn how(m: &Matrix, c: &Cell, b: &Build, kind: &Kind) -> (String, String) {
         (Actions::Hosted(label), _) => format!("on {label}, {here}"),
         (Actions::Cross, Kind::Test(Runner::Wine)) => format!("on {}, in cross's image under Wine", c.actions.job().1),
         (Actions::Cross, _) => format!("on {}, in cross's image under qemu-user", c.actions.job().1),
-        (Actions::Vm(vm), _) => format!("natively in a {} VM", m.vm[vm].about),
+        (Actions::Vm(vm), _) => format!("natively in a {} VM", m.vm[vm].about()),
         (Actions::None, _) => String::new(),
     };
     (here, there)
@@ -250,7 +265,7 @@ pub fn generate(root: &Path, m: &Matrix, check: bool) -> Vec<String> {
     }
     problems.extend(stale);
     if let Some(workflow) = &m.project.workflow {
-        problems.extend(checks::workflow(root, workflow));
+        problems.extend(checks::workflow(root, workflow, m));
     }
     if let Some(cross) = &m.project.cross_config {
         problems.extend(checks::cross_config(root, cross));

@@ -22,6 +22,11 @@ pub struct Matrix {
     /// The VMs that Actions boots for cells of OSes it does not host.
     #[serde(default)]
     pub vm: BTreeMap<String, Vm>,
+    /// The runner images the jobs were written for, each with the
+    /// `-latest` label that will one day move past it: the scheduled
+    /// `latest` job runs their test cells there.
+    #[serde(default)]
+    pub runners: BTreeMap<String, RunnerImage>,
     /// The `[[cell]]` tables as written, which `parse` types into `cells`.
     #[serde(rename = "cell")]
     raw_cells: Vec<RawCell>,
@@ -126,14 +131,33 @@ pub struct Waker {
     pub about: String,
 }
 
-/// A VM that the workflow boots (its action is pinned there), and where
-/// its Rust comes from.
+/// A runner image of GitHub Actions that jobs name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerImage {
+    /// The `-latest` label that points to this image or will move past it.
+    pub latest: Option<String>,
+}
+
+/// A VM that the workflow's `vm` job boots with vmactions' NAME-vm action
+/// (pinned in the workflow, its releases in ci/vm-releases.toml), and
+/// where its Rust comes from.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Vm {
-    /// What the VM runs, for the docs (`OpenBSD 7.8`).
-    pub about: String,
+    /// The OS, as the docs name it.
+    pub os: String,
+    /// The release the action boots, one its pinned commit lists.
+    pub release: String,
+    /// rustup's stable, or the OS's own Rust package (which the
+    /// workflow's step for the VM installs in its `prepare`).
     pub rust: RustFrom,
+}
+
+impl Vm {
+    pub fn about(&self) -> String {
+        format!("{} {}", self.os, self.release)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -508,6 +532,12 @@ fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
         && !m.vm.contains_key(vm)
     {
         return fail(&raw.name, &format!("actions = \"{vm}-vm\" names no [vm.{vm}]"));
+    }
+    if let Actions::Hosted(label) = &actions
+        && !m.runners.is_empty()
+        && !m.runners.contains_key(label)
+    {
+        return fail(&raw.name, &format!("actions = \"{label}\" is none of [runners]"));
     }
     let work = match (kind, raw.target, raw.sys, raw.waker) {
         (None, None, None, None) if raw.linker.is_none() && raw.cfg.is_empty() && raw.env.is_empty() => Work::Config,

@@ -95,11 +95,13 @@ impl<'a> Planner<'a> {
 
     fn ctx(&self, cell: &'a Cell) -> Option<CellCtx<'_>> {
         let Work::Build(b, kind) = &cell.work else { return None };
-        let os_rust = match &cell.actions {
-            Actions::Vm(vm) => self.via == Via::Native && self.matrix.vm[vm].rust == RustFrom::Os,
-            _ => false,
+        // In its VM a cell has the VM's Rust: rustup's stable (no std to
+        // build there), or the OS's own.
+        let (toolchain, os_rust) = match &cell.actions {
+            Actions::Vm(vm) if self.via == Via::Native => (Toolchain::Stable, self.matrix.vm[vm].rust == RustFrom::Os),
+            _ => (b.toolchain, false),
         };
-        Some(CellCtx { p: self, name: &cell.name, b, kind, os_rust })
+        Some(CellCtx { p: self, name: &cell.name, b, kind, toolchain, os_rust })
     }
 
     pub fn plan(&self, cell: &Cell) -> Result<Plan, String> {
@@ -109,11 +111,11 @@ impl<'a> Planner<'a> {
             Work::Build(..) => self.ctx(cell).expect("a build cell has a context"),
         };
         let mut plan = Plan { exceptions: c.b.exceptions.clone(), ..Plan::default() };
-        let older = c.b.toolchain == Toolchain::Stable && c.toolchain() != self.matrix.toolchains.stable;
+        let older = c.toolchain == Toolchain::Stable && c.toolchain_name() != self.matrix.toolchains.stable;
         if older && !c.os_rust {
             plan.exceptions.push(format!(
                 "built with Rust {}: the reference host's rustup serves no std of {} for {}",
-                c.toolchain(),
+                c.toolchain_name(),
                 self.matrix.toolchains.stable,
                 c.b.target
             ));
@@ -202,6 +204,8 @@ struct CellCtx<'a> {
     name: &'a str,
     b: &'a Build,
     kind: &'a Kind,
+    /// The cell's toolchain on this machine.
+    toolchain: Toolchain,
     /// The cell runs in a VM whose Rust is the OS's own package: plain
     /// `cargo`, whatever its version, and nothing from rustup.
     os_rust: bool,
@@ -212,8 +216,8 @@ impl CellCtx<'_> {
         self.p.via == Via::Cross && matches!(self.kind, Kind::Test(Runner::Qemu(_) | Runner::Wine))
     }
 
-    fn toolchain(&self) -> &str {
-        self.p.matrix.toolchain(self.b.toolchain, &self.b.target)
+    fn toolchain_name(&self) -> &str {
+        self.p.matrix.toolchain(self.toolchain, &self.b.target)
     }
 
     /// The steps of the cell's kind, and what only they need.
@@ -253,7 +257,7 @@ impl CellCtx<'_> {
                 self.clippy(plan, &[]);
                 plan.run("test", self.cargo(test).args(on_target));
             }
-            Kind::Check if self.b.toolchain == Toolchain::Msrv => {
+            Kind::Check if self.toolchain == Toolchain::Msrv => {
                 plan.run("check", self.cargo(["check", "--locked"]).args(on_target))
             }
             Kind::Check => self.clippy(plan, &[]),
@@ -293,14 +297,16 @@ impl CellCtx<'_> {
     /// The toolchain, and the target's std (or its source, to build it).
     fn base_needs(&self, plan: &mut Plan) {
         if self.os_rust {
+            let msrv = &self.p.matrix.msrv;
             return plan.exceptions.push(format!(
-                "Rust is this OS's own package (rustup has no build for {}), whatever its version",
+                "Rust is this OS's own package (rustup has no build for {}), whatever its version, which is \
+                 unchecked: older than the crate's rust-version ({msrv}) or the runner's, and the build fails",
                 self.b.target
             ));
         }
-        let tc = self.toolchain().to_string();
+        let tc = self.toolchain_name().to_string();
         plan.needs.push(Need::Toolchain(tc.clone()));
-        match self.b.toolchain {
+        match self.toolchain {
             Toolchain::NightlyBuildStd => plan.needs.push(self.component("rust-src")),
             _ if self.b.target != self.p.host => plan.needs.push(Need::Target(tc, self.b.target.clone())),
             _ => {}
@@ -339,7 +345,7 @@ impl CellCtx<'_> {
     }
 
     fn component(&self, c: &'static str) -> Need {
-        Need::Component(self.toolchain().to_string(), c)
+        Need::Component(self.toolchain_name().to_string(), c)
     }
 
     /// `--lib` and `--test NAME` for the cell's `tests` (all when empty).
@@ -351,7 +357,7 @@ impl CellCtx<'_> {
     /// A cell whose RUSTFLAGS, toolchain or build container would thrash the
     /// shared build gets a target directory of its own.
     fn target_dir(&self) -> String {
-        match self.b.cfg.is_empty() && self.b.toolchain == Toolchain::Stable && *self.kind != Kind::Cross {
+        match self.b.cfg.is_empty() && self.toolchain == Toolchain::Stable && *self.kind != Kind::Cross {
             true => self.p.target_dir.to_string(),
             false => format!("{}/cells/{}", self.p.target_dir, self.name),
         }
@@ -382,7 +388,7 @@ impl CellCtx<'_> {
     fn plus(&self, program: &str) -> Cmd {
         match self.os_rust {
             true => Cmd::new(program),
-            false => Cmd::new(program).args([format!("+{}", self.toolchain())]),
+            false => Cmd::new(program).args([format!("+{}", self.toolchain_name())]),
         }
     }
 
@@ -390,7 +396,7 @@ impl CellCtx<'_> {
     /// target (so its backend is checked).
     fn cargo<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Cmd {
         let mut cmd = self.plus("cargo").args(args);
-        if self.b.toolchain == Toolchain::NightlyBuildStd && !self.os_rust {
+        if self.toolchain == Toolchain::NightlyBuildStd && !self.os_rust {
             cmd.args.insert(2, "-Zbuild-std".into()); // after the subcommand
         }
         self.with_env(cmd, true)
@@ -400,7 +406,7 @@ impl CellCtx<'_> {
     fn clippy(&self, plan: &mut Plan, extra: &[&str]) {
         let cmd = self.cargo(["clippy", "--locked"]).args(extra).args(["--all-targets", "--target", &self.b.target]);
         plan.run("clippy", cmd.args([JSON, "--", "-D", "warnings"]));
-        if self.b.toolchain != Toolchain::Msrv {
+        if self.toolchain != Toolchain::Msrv {
             plan.needs.push(self.component("clippy"));
         }
     }
