@@ -146,7 +146,7 @@ fn cells_table(m: &Matrix) -> String {
                 row.push(m.waker[&b.waker].about.clone());
                 how(m, c, b, kind)
             }
-            Work::Config | Work::Adopt => {
+            Work::Config | Work::Adopt | Work::Distro(_) | Work::Act(_) => {
                 row.extend([String::new(), String::new(), String::new()]);
                 ("natively".into(), format!("on {}", c.actions.job().1))
             }

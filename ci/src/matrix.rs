@@ -203,6 +203,11 @@ pub struct Cell {
 pub enum Work {
     Config,
     Adopt,
+    /// `cargo xtask install`'s Debian packages resolve on this Debian
+    /// suite (a newer one than the reference host's).
+    Distro(String),
+    /// The workflow's `cells` job runs this cell under act, in host mode.
+    Act(String),
     Build(Box<Build>, Kind),
 }
 
@@ -363,6 +368,8 @@ struct RawCell {
     oracle: Option<Oracle>,
     #[serde(default)]
     exceptions: Vec<String>,
+    distro: Option<String>,
+    act_cell: Option<String>,
     note: Option<String>,
 }
 
@@ -433,7 +440,7 @@ impl Matrix {
     pub fn builds(&self) -> impl Iterator<Item = (&Cell, &Build, &Kind)> {
         self.cells.iter().filter_map(|c| match &c.work {
             Work::Build(b, k) => Some((c, &**b, k)),
-            Work::Config | Work::Adopt => None,
+            Work::Config | Work::Adopt | Work::Distro(_) | Work::Act(_) => None,
         })
     }
 
@@ -512,13 +519,22 @@ fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
     fn fail<T>(name: &str, why: &str) -> Result<T, String> {
         Err(format!("cell {name}: {why}"))
     }
-    if raw.kind == "adopt" {
+    let work = match (raw.kind.as_str(), raw.distro.take(), raw.act_cell.take()) {
+        ("adopt", None, None) => Some(Work::Adopt),
+        ("distro", Some(suite), None) => Some(Work::Distro(suite)),
+        ("act", None, Some(cell)) => Some(Work::Act(cell)),
+        ("distro", ..) => return fail(&raw.name, "a distro cell needs a distro (a Debian suite), and only that"),
+        ("act", ..) => return fail(&raw.name, "an act cell needs an act_cell (the cell the job runs), and only that"),
+        (_, None, None) => None,
+        _ => return fail(&raw.name, "distro is for distro cells, act_cell for act cells"),
+    };
+    if let Some(work) = work {
         let bare = raw.target.is_none() && raw.sys.is_none() && raw.runner.is_none() && raw.linker.is_none();
         if !bare {
-            return fail(&raw.name, "an adopt cell takes no target, sys, runner or linker");
+            return fail(&raw.name, &format!("a {} cell takes no target, sys, runner or linker", raw.kind));
         }
         let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
-        return Ok(Cell { name: raw.name, kind: raw.kind, work: Work::Adopt, actions, note: raw.note });
+        return Ok(Cell { name: raw.name, kind: raw.kind, work, actions, note: raw.note });
     }
     let kind = kind(&mut raw, &m.project).or_else(|why| fail(&raw.name, &why))?;
     if raw.oracle.is_some() || raw.fuzz_target.is_some() {

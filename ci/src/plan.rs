@@ -69,13 +69,16 @@ pub struct Planner<'a> {
     /// package whose example is an expect-failure cell's oracle, as `cargo
     /// metadata` names it for the version in Cargo.lock.
     pub oracle: &'a str,
+    /// The Debian archive this machine's apt uses, for debootstrap.
+    pub mirror: &'a str,
 }
 
 impl<'a> Planner<'a> {
     /// The planner of the generated plans and tables: the repository as
     /// `<repo>`, cargo's own target directory, the builds kept.
     pub fn new(matrix: &'a Matrix, host: &'a str, via: Via) -> Planner<'a> {
-        Planner { matrix, host, via, root: "<repo>", target_dir: "target", throwaway: false, oracle: "<oracle>" }
+        let (root, target_dir, oracle, mirror) = ("<repo>", "target", "<oracle>", "<debian mirror>");
+        Planner { matrix, host, via, root, target_dir, throwaway: false, oracle, mirror }
     }
 
     /// Where the cell's build goes that cells of another target do not
@@ -108,6 +111,8 @@ impl<'a> Planner<'a> {
         let c = match &cell.work {
             Work::Config => return Ok(self.config()),
             Work::Adopt => return self.adopt(),
+            Work::Distro(suite) => return self.distro(suite),
+            Work::Act(cell) => return self.act(cell),
             Work::Build(..) => self.ctx(cell).expect("a build cell has a context"),
         };
         let mut plan = Plan { exceptions: c.b.exceptions.clone(), ..Plan::default() };
@@ -158,6 +163,67 @@ impl<'a> Planner<'a> {
         for cell in &scratch.cells {
             plan.needs.extend(planner.plan(cell)?.needs);
         }
+        plan.needs.sort();
+        plan.needs.dedup();
+        Ok(plan)
+    }
+
+    /// The Debian packages that `cargo xtask install` installs for every
+    /// other cell here, resolved with `apt-get install --simulate` in a
+    /// minimal `suite` made by debootstrap: a package that moved or was
+    /// renamed there fails the cell.
+    fn distro(&self, suite: &str) -> Result<Plan, String> {
+        let mut packages = Vec::new();
+        let others = self.matrix.cells.iter().filter(|c| !matches!(c.work, Work::Distro(_)));
+        for cell in others {
+            for need in self.plan(cell)?.needs {
+                if let Need::Apt(package, _) = need {
+                    packages.push(package);
+                }
+            }
+        }
+        packages.sort();
+        packages.dedup();
+        let mut plan = Plan::default();
+        let root = format!("target/distro/{suite}");
+        plan.step("debootstrap", What::Clear(root.clone()));
+        let debootstrap = ["--variant=minbase", suite, &root, self.mirror];
+        plan.run("debootstrap", Cmd::new("debootstrap").args(debootstrap));
+        plan.run("debootstrap", Cmd::new("cp").args(["/etc/resolv.conf", &format!("{root}/etc/resolv.conf")]));
+        plan.run("apt", Cmd::new("chroot").args([&root, "apt-get", "update", "-q"]));
+        let simulate = Cmd::new("chroot").args([&root, "apt-get", "install", "--simulate", "-q"]).args(&packages);
+        plan.run("apt", simulate.env("DEBIAN_FRONTEND", "noninteractive"));
+        plan.step("clean", What::Clear(root));
+        plan.needs.push(apt("debootstrap", "debootstrap"));
+        Ok(plan)
+    }
+
+    /// The workflow's `cells` job for `cell`, run by act in host mode (the
+    /// jobs' commands on this machine, no container) in a network
+    /// namespace that has only loopback: the workflow runs for real, and
+    /// needs nothing from github.com.
+    fn act(&self, cell: &str) -> Result<Plan, String> {
+        let m = self.matrix;
+        let target = m.cell(cell)?;
+        let (job, label) = target.actions.job();
+        if job != "cells" {
+            return Err(format!("act runs the `cells` job, and cell {cell} is in `{job}`"));
+        }
+        let mut plan = Plan::default();
+        plan.exceptions.push(String::from(
+            "act cannot run the `vm` job (a VM needs KVM and github.com), the macOS and Windows runners, \
+             the `cross` job's Docker, nor upload-artifact v7 (act's artifact server rejects its mime_type)",
+        ));
+        let act = format!("{}/bin/act", install::act_venv());
+        let matrix = format!("cell:{cell}");
+        let platform = format!("{label}=-self-hosted");
+        let args = ["-j", "cells", "--matrix", &matrix, "-P", &platform, "--action-offline-mode", "--no-cache-server"];
+        let script = format!("ip link set lo up && exec {act} {}", args.join(" "));
+        plan.run("act", Cmd::new("unshare").args(["--net", "sh", "-c", &script]));
+        plan.needs.push(Need::Act);
+        // What the job installs and runs for the cell, it finds here.
+        let planner = Planner::new(m, self.host, Via::Native);
+        plan.needs.extend(planner.plan(target)?.needs);
         plan.needs.sort();
         plan.needs.dedup();
         Ok(plan)

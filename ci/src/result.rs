@@ -88,7 +88,7 @@ impl CellResult {
     pub fn new(m: &Matrix, cell: &Cell, via: Via, host: &str) -> CellResult {
         let (target, backend) = match &cell.work {
             Work::Build(b, _) => (b.target.clone(), m.sys[&b.sys].backend.clone()),
-            Work::Config | Work::Adopt => ("-".into(), "-".into()),
+            Work::Config | Work::Adopt | Work::Distro(_) | Work::Act(_) => ("-".into(), "-".into()),
         };
         let (cell, kind, via, host) = (cell.name.clone(), cell.kind.clone(), via.to_string(), host.into());
         let log = format!("target/matrix-logs/{cell}.log");
