@@ -72,7 +72,8 @@ struct Args {
     stop_on_stdin_eof: bool,
 }
 
-/// A count of 1 or more (`--max-pending`, `--max-connections`).
+/// A count of 1 or more (`--max-pending`, `--max-connections`), as
+/// `Config::validate` asks.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse() {
         Ok(0) => Err("must be 1 or more".into()),

@@ -192,6 +192,7 @@ impl fmt::Display for Peer {
 impl Server {
     /// Binds every address of [`Config::addrs`] and prepares the event loop.
     ///
+    /// A config that [`Config::validate`] refuses is refused with its error.
     /// Errors carry the address and the cause, e.g.
     /// `binding 127.0.0.1:9000: address already in use`; when one address
     /// fails, none is left bound. On WASI preview 1 the error is
@@ -203,7 +204,7 @@ impl Server {
     /// as Go does at startup: the usual soft limit (1,024 on Linux, 256 on
     /// macOS) would otherwise cap the connections served far below it.
     pub fn bind(config: Config) -> io::Result<Server> {
-        check_addrs(&config.addrs)?;
+        config.validate()?;
         let needed = config
             .max_connections
             .saturating_add(config.addrs.len())
@@ -680,25 +681,6 @@ impl Server {
             self.drive(key, Readiness::default());
         }
     }
-}
-
-/// Refuses a list that would leave the server deaf or bind one address twice.
-fn check_addrs(addrs: &[SocketAddr]) -> io::Result<()> {
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "no address to listen on",
-        ));
-    }
-    for (i, addr) in addrs.iter().enumerate() {
-        if addrs[..i].contains(addr) {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("{addr} is given twice"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Binds every address, in order. Addresses with port 0 share one port:
