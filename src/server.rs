@@ -18,6 +18,7 @@ use slab::Slab;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::error::{describe, with_context};
+use crate::stats::Stats;
 use crate::sys::{self, AcceptError};
 
 /// Token of the waker that carries stop requests.
@@ -43,71 +44,6 @@ const CLOSE_RETRY: Duration = Duration::from_millis(100);
 
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
-/// What a server did over its lifetime, returned by [`Server::run`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Connections accepted and served.
-    pub connections_served: u64,
-    /// Connections accepted and closed at once because of `max_connections`.
-    pub connections_rejected: u64,
-    /// Connections closed by the idle timeout.
-    pub connections_timed_out: u64,
-    /// Connections closed because of an I/O error on them.
-    pub connections_failed: u64,
-    /// Pending connections that failed before they were accepted (a reset
-    /// or an abort while they waited in the listen queue), skipped.
-    pub connections_lost_before_accept: u64,
-    /// Most connections open at once.
-    pub peak_connections: usize,
-    /// Times accepting paused after an accept error: descriptors or buffers
-    /// ran out, or an error that is not one connection's.
-    pub accept_pauses: u64,
-    /// What the connections moved.
-    pub bytes: ByteStats,
-}
-
-/// Bytes a server moved over its lifetime, part of [`Stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ByteStats {
-    /// Bytes read from clients.
-    pub received: u64,
-    /// Bytes echoed back (the greeting is not counted).
-    pub echoed: u64,
-    /// Bytes read after a connection's echo ended (while it lingered), and dropped.
-    pub discarded: u64,
-    /// Most bytes one connection owed its client at once.
-    pub peak_pending_one: usize,
-    /// Most bytes all connections owed at once.
-    pub peak_pending_total: usize,
-}
-
-/// One line, the end of the binary's log: `served 3 connections (peak 2 at
-/// once; ...)`. Every field of the statistics appears, in declaration order
-/// of the numbers, so the line can be read back by a supervisor or a test.
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "served {} connections (peak {} at once; {} rejected over the limit, {} timed out, \
-             {} failed, {} lost before accept; accepting paused {} times); received {} bytes, \
-             echoed {}, discarded {} after the end of the echo; at most {} bytes owed to one \
-             client, {} to all",
-            self.connections_served,
-            self.peak_connections,
-            self.connections_rejected,
-            self.connections_timed_out,
-            self.connections_failed,
-            self.connections_lost_before_accept,
-            self.accept_pauses,
-            self.bytes.received,
-            self.bytes.echoed,
-            self.bytes.discarded,
-            self.bytes.peak_pending_one,
-            self.bytes.peak_pending_total,
-        )
-    }
-}
-
 /// Asks a running [`Server`] to stop, from any thread.
 #[derive(Clone, Debug)]
 pub struct StopHandle {
@@ -142,11 +78,13 @@ pub struct Server {
     /// Connection `key` in the slab is registered as `Token(key + first_connection)`.
     first_connection: usize,
     connections: Slab<Client>,
-    config: Config,
+    /// The settings (`ctx.config`) and what the connections share.
     ctx: Context,
     stop: StopHandle,
     /// Watches standard input when [`Config::stop_on_stdin_eof`] asks.
     stdin: Option<sys::StdinEof>,
+    /// What the loop counts itself; the bytes are counted in `ctx.bytes`
+    /// and join these when the loop ends.
     stats: Stats,
     /// Streams already ended for the server whose close would wait on their
     /// peer (WASI preview 2 only), closed once it no longer would.
@@ -256,14 +194,12 @@ impl Server {
         } else {
             None
         };
-        let ctx = Context::new(&config.greeting, config.max_pending);
         Ok(Server {
             poll,
             first_connection: FIRST_LISTENER + listeners.len(),
             listeners,
             local_addrs,
             connections: Slab::new(),
-            ctx,
             stop,
             stdin,
             stats: Stats::default(),
@@ -275,7 +211,7 @@ impl Server {
             next_idle_sweep: None,
             rejections: Recurring::new("connections rejected over the limit"),
             accept_failures: Recurring::new("accept errors that paused accepting"),
-            config,
+            ctx: Context::new(config),
         })
     }
 
@@ -386,17 +322,12 @@ impl Server {
             );
             self.closing.drain(..).for_each(std::mem::forget);
         }
-        let counters = self.ctx.counters;
         // Every connection is closed: what they owed was released with them.
-        debug_assert_eq!(counters.pending_bytes, 0, "bytes still owed after run");
-        self.stats.bytes = ByteStats {
-            received: counters.bytes_received,
-            echoed: counters.bytes_echoed,
-            discarded: counters.bytes_discarded,
-            peak_pending_one: counters.peak_pending_one,
-            peak_pending_total: counters.peak_pending_total,
+        debug_assert_eq!(self.ctx.pending, 0, "bytes still owed after run");
+        let stats = Stats {
+            bytes: self.ctx.bytes,
+            ..self.stats
         };
-        let stats = self.stats;
         info!("stopped: {stats}");
         Ok(stats)
     }
@@ -444,7 +375,7 @@ impl Server {
     /// no per-connection timer, and a connection closes at most a quarter of
     /// the timeout late.
     fn schedule_idle_sweep(&mut self) {
-        self.next_idle_sweep = self.config.idle_timeout.map(|timeout| {
+        self.next_idle_sweep = self.ctx.config.idle_timeout.map(|timeout| {
             let every = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
             self.ctx.now + every
         });
@@ -458,7 +389,7 @@ impl Server {
     /// once. A lingering connection whose peer has not closed within the
     /// timeout is then closed.
     fn close_idle(&mut self) {
-        let Some(timeout) = self.config.idle_timeout else {
+        let Some(timeout) = self.ctx.config.idle_timeout else {
             return;
         };
         let now = self.ctx.now;
@@ -472,7 +403,7 @@ impl Server {
                 }
                 Some(_) => {}
                 None if now.saturating_duration_since(client.conn.last_active()) < timeout => {}
-                None if client.conn.owed_len(&self.ctx.greeting) == 0 => to_linger.push(key),
+                None if client.conn.owed_len() == 0 => to_linger.push(key),
                 None => to_reset.push(key),
             }
         }
@@ -490,7 +421,7 @@ impl Server {
             debug!(
                 "{}: idle for {timeout:?} with {} bytes it does not read, resetting it",
                 client.peer,
-                client.conn.owed_len(&self.ctx.greeting)
+                client.conn.owed_len()
             );
             self.reset(key);
         }
@@ -531,7 +462,7 @@ impl Server {
                         AcceptError::Exhausted => ("out of descriptors or buffers", Level::Warn),
                         AcceptError::Unexpected => ("unexpected error", Level::Error),
                     };
-                    let pause = self.config.accept_pause;
+                    let pause = self.ctx.config.accept_pause;
                     if self.accept_failures.note(self.ctx.now) {
                         log!(
                             log_level,
@@ -560,7 +491,7 @@ impl Server {
         let key = self.connections.vacant_key();
         let token = Token(key + self.first_connection);
         let peer = Peer { addr, token };
-        if self.connections.len() + self.closing.len() >= self.config.max_connections {
+        if self.connections.len() + self.closing.len() >= self.ctx.config.max_connections {
             // A reset, not an end of stream: the client learns it was refused
             // (not served and finished), and the server keeps no TIME_WAIT
             // state for the clients it sheds.
@@ -570,7 +501,7 @@ impl Server {
                 warn!(
                     "{peer}: over the limit of {} connections, closing it \
                      (further rejections are summed up once a minute)",
-                    self.config.max_connections
+                    self.ctx.config.max_connections
                 );
             } else {
                 debug!("{peer}: over the limit, closing it");
@@ -595,7 +526,7 @@ impl Server {
         self.connections.insert(Client {
             stream,
             peer,
-            conn: Connection::new(self.ctx.now),
+            conn: Connection::new(&self.ctx),
         });
         self.stats.connections_served += 1;
         self.stats.peak_connections = self.stats.peak_connections.max(self.connections.len());
@@ -629,7 +560,7 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut client = self.connections.remove(key);
-        client.conn.discard(&mut self.ctx.counters);
+        client.conn.discard(&mut self.ctx);
         // Dropping the stream closes it and removes it from the selector,
         // unless the close would wait on the peer: then it waits here.
         if sys::close_would_wait(&client.stream) {
@@ -661,7 +592,7 @@ impl Server {
         // returned: a request that arrived while the turn ran must still
         // get the whole grace period (Wine showed a stop cut 0.2 ms early).
         self.ctx.now = Instant::now();
-        let deadline = self.ctx.now + self.config.shutdown_grace;
+        let deadline = self.ctx.now + self.ctx.config.shutdown_grace;
         self.stop_deadline = Some(deadline);
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
@@ -669,7 +600,7 @@ impl Server {
         info!(
             "stopping: no longer accepting; finishing {} connections for up to {:?}",
             self.connections.len(),
-            self.config.shutdown_grace
+            self.ctx.config.shutdown_grace
         );
         for key in self
             .connections

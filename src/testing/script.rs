@@ -12,14 +12,16 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
+use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::testing::ScriptedStream;
+use crate::{ByteStats, Config};
+
 /// The settings of the [`Context`] a script runs under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
     /// Written before any echoed byte (any bytes, possibly none).
     pub greeting: Vec<u8>,
-    /// Cap on the pending queue (`Context::new` raises 0 to 1).
+    /// Cap on the pending queue (at least 1, as [`Config::validate`] asks).
     pub max_pending: usize,
     /// Whether a short read or write proves the socket would block.
     pub short_io_proves_would_block: bool,
@@ -34,9 +36,18 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The context these settings describe.
+    /// The context these settings describe. Panics on settings the server
+    /// would refuse ([`Config::validate`]).
     pub fn context(&self) -> Context {
-        let mut ctx = Context::new(&self.greeting, self.max_pending)
+        let config = Config {
+            greeting: self.greeting.clone(),
+            max_pending: self.max_pending,
+            ..Config::default()
+        };
+        if let Err(err) = config.validate() {
+            panic!("a setup the server would refuse: {err}");
+        }
+        let mut ctx = Context::new(config)
             .with_short_io_proves_would_block(self.short_io_proves_would_block)
             .with_read_buf_len(self.read_buf_len);
         ctx.reads_per_turn = self.reads_per_turn;
@@ -134,8 +145,8 @@ pub struct Ending {
     pub drives: u64,
     /// Drives that returned `Yielded`.
     pub yields: u64,
-    /// The context's counters after the connection was discarded.
-    pub counters: Counters,
+    /// The context's byte counts after the connection was discarded.
+    pub bytes: ByteStats,
 }
 
 impl Script {
@@ -179,18 +190,18 @@ impl Script {
             yields,
             ..
         } = run;
-        conn.discard(&mut ctx.counters);
-        if ctx.counters.pending_bytes != 0 {
+        conn.discard(&mut ctx);
+        if ctx.pending != 0 {
             return Err(format!(
                 "{} pending bytes counted after the connection was discarded",
-                ctx.counters.pending_bytes
+                ctx.pending
             ));
         }
         Ok(Ending {
             outcome,
             drives: checker.drives,
             yields,
-            counters: ctx.counters,
+            bytes: ctx.bytes,
         })
     }
 }
@@ -215,7 +226,7 @@ struct Run {
 impl Run {
     fn new(setup: &Setup) -> Run {
         let ctx = setup.context();
-        let conn = Connection::new(ctx.now);
+        let conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"");
         stream.write_capacity = setup.write_capacity;
         Run {
@@ -322,18 +333,16 @@ impl Run {
         self.apply(&Op::WriteCapacity(None), selector)?;
         self.apply(&Op::HalfClose, selector)?;
         // Each drive moves at least one byte, reads the end of stream, or ends.
-        let greeting = &self.ctx.greeting;
-        let bound = self.stream.unread() + self.conn.owed_len(greeting) + 3;
+        let bound = self.stream.unread() + self.conn.owed_len() + 3;
         for _ in 0..bound {
             if self.checker.ended() || !self.wake(selector)? {
                 break;
             }
         }
-        let greeting = &self.ctx.greeting;
         match &self.outcome {
             Outcome::Finished => {
-                let mut expected = greeting.to_vec();
-                let received = self.ctx.counters.bytes_received as usize;
+                let mut expected = self.ctx.config.greeting.clone();
+                let received = self.ctx.bytes.received as usize;
                 expected.extend_from_slice(&self.stream.consumed()[..received]);
                 if self.stream.written() != &expected[..] || !self.stream.write_shut {
                     return Err(format!(
@@ -351,7 +360,7 @@ impl Run {
                  or waiting for an event that never comes: {} bytes unread, {} owed, \
                  end of stream read: {}",
                 self.stream.unread(),
-                self.conn.owed_len(greeting),
+                self.conn.owed_len(),
                 self.conn.read_closed()
             )),
         }
@@ -359,7 +368,7 @@ impl Run {
 }
 
 /// Checks one connection's invariants after each drive. Its context must
-/// serve no other connection (the counters are the context's).
+/// serve no other connection (the byte counts are the context's).
 #[derive(Debug, Default)]
 pub struct Checker {
     ended: bool,
@@ -389,11 +398,11 @@ impl Checker {
     /// * bytes read are counted once: as received (echo input) until the
     ///   connection lingers, as discarded after; none more is received once
     ///   it lingers;
-    /// * `bytes_echoed` is the number of bytes written after the greeting,
-    ///   and `bytes_received == bytes_echoed + pending` (on `Failed`, the
+    /// * `bytes.echoed` is the number of bytes written after the greeting,
+    ///   and `bytes.received == bytes.echoed + pending` (on `Failed`, the
     ///   chunk being echoed when the error came may be dropped);
-    /// * the pending queue never exceeds `max_pending`, and the counters'
-    ///   `pending_bytes` and `peak_pending_one` agree;
+    /// * the pending queue never exceeds `max_pending`, and the context's
+    ///   `pending` and `bytes.peak_pending_one` agree;
     /// * nothing is written after our write side is shut down, and it is
     ///   shut down only when nothing is owed and the echo has ended;
     /// * no more reads per drive than `reads_per_turn`, and `Yielded` only
@@ -416,7 +425,7 @@ impl Checker {
         }
         let before = Before {
             lingering_since: conn.lingering_since(),
-            bytes_received: ctx.counters.bytes_received,
+            bytes_received: ctx.bytes.received,
             reads: stream.reads,
         };
         let outcome = conn.drive(stream, ready, ctx);
@@ -444,25 +453,25 @@ fn check(
             }
         };
     }
-    let counters = &ctx.counters;
-    let greeting = &ctx.greeting[..];
+    let counters = &ctx.bytes;
+    let greeting = &ctx.config.greeting[..];
     let failed = matches!(outcome, Outcome::Failed(_));
 
     // Bytes read: counted once, as echo input until lingering, then discarded.
     let consumed = stream.consumed();
-    let received = counters.bytes_received as usize;
+    let received = counters.received as usize;
     ensure!(
-        received as u64 + counters.bytes_discarded == consumed.len() as u64,
+        received as u64 + counters.discarded == consumed.len() as u64,
         "{} bytes read, counted {} received + {} discarded",
         consumed.len(),
         received,
-        counters.bytes_discarded
+        counters.discarded
     );
     if before.lingering_since.is_some() {
         ensure!(
-            counters.bytes_received == before.bytes_received,
+            counters.received == before.bytes_received,
             "{} bytes received for echo while lingering",
-            counters.bytes_received - before.bytes_received
+            counters.received - before.bytes_received
         );
         ensure!(
             conn.lingering_since() == before.lingering_since,
@@ -495,51 +504,51 @@ fn check(
         received
     );
     ensure!(
-        counters.bytes_echoed == echoed.len() as u64,
+        counters.echoed == echoed.len() as u64,
         "bytes_echoed is {}, {} echo bytes were written",
-        counters.bytes_echoed,
+        counters.echoed,
         echoed.len()
     );
 
     // What is owed.
     let pending = conn.pending_len();
     ensure!(
-        pending <= ctx.max_pending,
+        pending <= ctx.config.max_pending,
         "pending {pending} over max_pending {}",
-        ctx.max_pending
+        ctx.config.max_pending
     );
     ensure!(
-        counters.pending_bytes == pending,
+        ctx.pending == pending,
         "pending_bytes is {}, the queue holds {pending}",
-        counters.pending_bytes
+        ctx.pending
     );
     ensure!(
-        counters.peak_pending_one <= ctx.max_pending,
+        counters.peak_pending_one <= ctx.config.max_pending,
         "peak_pending_one {} over max_pending {}",
         counters.peak_pending_one,
-        ctx.max_pending
+        ctx.config.max_pending
     );
-    let echoed_or_pending = counters.bytes_echoed + pending as u64;
+    let echoed_or_pending = counters.echoed + pending as u64;
     if failed {
         ensure!(
-            counters.bytes_received >= echoed_or_pending,
+            counters.received >= echoed_or_pending,
             "{echoed_or_pending} bytes echoed or pending, only {received} received"
         );
     } else {
         ensure!(
-            counters.bytes_received == echoed_or_pending,
+            counters.received == echoed_or_pending,
             "received {received}, echoed {} + pending {pending}",
-            counters.bytes_echoed
+            counters.echoed
         );
         let greeting_left = greeting.len() - greeted.len();
-        let owed_len = conn.owed_len(greeting);
+        let owed_len = conn.owed_len();
         ensure!(
             owed_len == greeting_left + pending,
             "owes {owed_len}, greeting left {greeting_left} + pending {pending}"
         );
         // The next bytes owed are the next of greeting ++ echo input (the
         // first few: the output check above sees every byte when written).
-        let next = conn.owed(greeting);
+        let next = conn.owed(ctx);
         let expected_next = if greeting_left > 0 {
             &greeting[greeted.len()..]
         } else {
@@ -577,9 +586,9 @@ fn check(
     );
     if stream.write_shut {
         ensure!(
-            conn.owed_len(greeting) == 0,
+            conn.owed_len() == 0,
             "write side shut down while owing {} bytes",
-            conn.owed_len(greeting)
+            conn.owed_len()
         );
         ensure!(
             conn.read_closed() || conn.lingering_since().is_some(),
@@ -599,9 +608,9 @@ fn check(
     match outcome {
         Outcome::Finished => {
             ensure!(
-                conn.owed_len(greeting) == 0,
+                conn.owed_len() == 0,
                 "finished owing {} bytes",
-                conn.owed_len(greeting)
+                conn.owed_len()
             );
             let peer_gone = stream.shutdown_error == Some(ErrorKind::NotConnected);
             ensure!(
@@ -624,7 +633,7 @@ fn check(
         ),
         Outcome::Waiting => {}
     }
-    if !failed && conn.read_closed() && conn.owed_len(greeting) == 0 {
+    if !failed && conn.read_closed() && conn.owed_len() == 0 {
         ensure!(
             matches!(outcome, Outcome::Finished),
             "end of stream read and nothing owed, yet {outcome:?}"
