@@ -39,6 +39,7 @@ mod stats;
 mod sys;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+mod timers;
 
 pub use config::Config;
 pub use server::{Server, StopHandle};

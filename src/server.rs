@@ -6,11 +6,13 @@
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use log::{Level, debug, error, info, log, warn};
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -20,6 +22,7 @@ use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::error::{describe, with_context};
 use crate::stats::Stats;
 use crate::sys::{self, AcceptError};
+use crate::timers::{Deadlines, Recurring};
 
 /// Token of the waker that carries stop requests.
 const WAKER: Token = Token(0);
@@ -89,14 +92,10 @@ pub struct Server {
     /// Streams already ended for the server whose close would wait on their
     /// peer (WASI preview 2 only), closed once it no longer would.
     closing: Vec<TcpStream>,
-    next_close_retry: Option<Instant>,
     /// Connections that used up their read budget and must be driven again.
     yielded: Vec<usize>,
-    /// Accepting resumes at this time after running out of descriptors.
-    accept_paused_until: Option<Instant>,
-    /// Set once a stop was requested: the time at which everything is closed.
-    stop_deadline: Option<Instant>,
-    next_idle_sweep: Option<Instant>,
+    /// Every timer of the loop.
+    deadlines: Deadlines,
     /// Connections refused over `max_connections`, reported at warn once a minute.
     rejections: Recurring,
     /// Accept errors that paused accepting, reported at warn once a minute.
@@ -204,11 +203,8 @@ impl Server {
             stdin,
             stats: Stats::default(),
             closing: Vec::new(),
-            next_close_retry: None,
             yielded: Vec::new(),
-            accept_paused_until: None,
-            stop_deadline: None,
-            next_idle_sweep: None,
+            deadlines: Deadlines::default(),
             rejections: Recurring::new("connections rejected over the limit"),
             accept_failures: Recurring::new("accept errors that paused accepting"),
             ctx: Context::new(config),
@@ -244,69 +240,123 @@ impl Server {
         self.ctx.now = Instant::now();
         self.schedule_idle_sweep();
         loop {
-            let timeout = self.poll_timeout();
-            if let Err(err) = self.poll.poll(&mut events, timeout) {
-                // A signal interrupts the wait with EINTR. Under qemu-user
-                // (i386) a SIGTERM during the wait once came back as EAGAIN,
-                // which epoll_wait does not return natively. Neither means
-                // the loop is broken: wait again.
-                if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) {
-                    continue;
-                }
-                return Err(with_context("waiting for events", err));
-            }
+            self.wait(&mut events)?;
             self.ctx.now = Instant::now();
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    STDIN => {
-                        if let Some(stdin) = &mut self.stdin {
-                            stdin.readable(self.poll.registry(), STDIN);
-                        }
-                    }
-                    Token(n) if n < self.first_connection => {
-                        self.accept_all(n - FIRST_LISTENER);
-                    }
-                    Token(n) => {
-                        let ready = Readiness {
-                            readable: event.is_readable()
-                                || event.is_read_closed()
-                                || event.is_error(),
-                            writable: event.is_writable()
-                                || event.is_write_closed()
-                                || event.is_error(),
-                            read_closed: event.is_read_closed() || event.is_error(),
-                        };
-                        self.drive(n - self.first_connection, ready);
-                    }
-                }
+                self.on_event(event);
             }
             for key in std::mem::take(&mut self.yielded) {
                 self.drive(key, Readiness::default());
             }
-            self.on_timers();
-            if self.stop.requested.load(Ordering::SeqCst) && self.stop_deadline.is_none() {
-                self.begin_stop();
-            }
-            if let Some(deadline) = self.stop_deadline {
-                if self.connections.is_empty() {
-                    break;
-                }
-                if self.ctx.now >= deadline {
-                    let owing = self
-                        .connections
-                        .iter()
-                        .filter(|(_, client)| !client.conn.write_shut())
-                        .count();
-                    warn!(
-                        "grace period over: closing {} connections ({owing} still owed bytes, \
-                         the others had not closed after our end of stream)",
-                        self.connections.len()
-                    );
-                    break;
-                }
+            if self.on_timers().is_break() {
+                return Ok(self.finish());
             }
         }
+    }
+
+    /// Waits for events until the next deadline, or not at all when
+    /// connections yielded work.
+    fn wait(&mut self, events: &mut Events) -> io::Result<()> {
+        loop {
+            let timeout = if self.yielded.is_empty() {
+                self.deadlines
+                    .next()
+                    .map(|at| at.saturating_duration_since(self.ctx.now))
+            } else {
+                Some(Duration::ZERO)
+            };
+            match self.poll.poll(events, timeout) {
+                Ok(()) => return Ok(()),
+                // A signal interrupts the wait with EINTR; under qemu-user
+                // (i386) a signal during the wait can come back as EAGAIN,
+                // which epoll_wait does not return natively. Neither means
+                // the loop is broken: wait again.
+                Err(err)
+                    if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
+                Err(err) => return Err(with_context("waiting for events", err)),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        match event.token() {
+            WAKER => {}
+            STDIN => {
+                if let Some(stdin) = &mut self.stdin {
+                    stdin.readable(self.poll.registry(), STDIN);
+                }
+            }
+            Token(n) if n < self.first_connection => self.accept_all(n - FIRST_LISTENER),
+            Token(n) => {
+                // A hang-up or an error is for the connection to read.
+                let error = event.is_error();
+                let ready = Readiness {
+                    readable: event.is_readable() || event.is_read_closed() || error,
+                    writable: event.is_writable() || event.is_write_closed() || error,
+                    read_closed: event.is_read_closed() || error,
+                };
+                self.drive(n - self.first_connection, ready);
+            }
+        }
+    }
+
+    /// Fires the timers that are due, then begins a stop once one is
+    /// requested. Breaks when the loop is over.
+    fn on_timers(&mut self) -> ControlFlow<()> {
+        let now = self.ctx.now;
+        let due = self.deadlines.due(now);
+        if due.accept_resume.is_some() {
+            self.deadlines.accept_resume = None;
+            debug!("resuming accepts");
+            (0..self.listeners.len()).for_each(|i| self.accept_all(i));
+        }
+        if due.idle_sweep.is_some() {
+            self.close_idle();
+            self.schedule_idle_sweep();
+        }
+        if due.close_retry.is_some() {
+            self.closing.retain(sys::close_would_wait);
+            self.deadlines.close_retry = (!self.closing.is_empty()).then(|| now + CLOSE_RETRY);
+        }
+        if due.rejections_summary.is_some() {
+            self.deadlines.rejections_summary = self.rejections.summarize(now);
+        }
+        if due.accept_failures_summary.is_some() {
+            self.deadlines.accept_failures_summary = self.accept_failures.summarize(now);
+        }
+        if self.stop.is_stopping() && self.deadlines.grace_end.is_none() {
+            self.begin_stop();
+        }
+        self.stop_progress()
+    }
+
+    /// Once stopping: the loop is over when every connection has closed,
+    /// or when the grace period has run out.
+    fn stop_progress(&self) -> ControlFlow<()> {
+        let Some(grace_end) = self.deadlines.grace_end else {
+            return ControlFlow::Continue(());
+        };
+        if self.connections.is_empty() {
+            return ControlFlow::Break(());
+        }
+        if self.ctx.now < grace_end {
+            return ControlFlow::Continue(());
+        }
+        let owing = self
+            .connections
+            .iter()
+            .filter(|(_, client)| !client.conn.write_shut())
+            .count();
+        warn!(
+            "grace period over: closing {} connections ({owing} still owed bytes, \
+             the others had not closed after our end of stream)",
+            self.connections.len()
+        );
+        ControlFlow::Break(())
+    }
+
+    /// Closes what is left and says what the server did.
+    fn finish(mut self) -> Stats {
         for key in self
             .connections
             .iter()
@@ -329,53 +379,14 @@ impl Server {
             ..self.stats
         };
         info!("stopped: {stats}");
-        Ok(stats)
-    }
-
-    /// How long the next poll may sleep: until the earliest timer, or not at
-    /// all when connections yielded work.
-    fn poll_timeout(&self) -> Option<Duration> {
-        if !self.yielded.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        [
-            self.next_idle_sweep,
-            self.accept_paused_until,
-            self.next_close_retry,
-            self.stop_deadline,
-            self.rejections.due(),
-            self.accept_failures.due(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|at| at.saturating_duration_since(self.ctx.now))
-    }
-
-    fn on_timers(&mut self) {
-        let now = self.ctx.now;
-        if self.accept_paused_until.is_some_and(|at| now >= at) {
-            self.accept_paused_until = None;
-            debug!("resuming accepts");
-            (0..self.listeners.len()).for_each(|i| self.accept_all(i));
-        }
-        if self.next_idle_sweep.is_some_and(|at| now >= at) {
-            self.close_idle();
-            self.schedule_idle_sweep();
-        }
-        if self.next_close_retry.is_some_and(|at| now >= at) {
-            self.closing.retain(sys::close_would_wait);
-            self.next_close_retry = (!self.closing.is_empty()).then(|| now + CLOSE_RETRY);
-        }
-        self.rejections.report(now);
-        self.accept_failures.report(now);
+        stats
     }
 
     /// Idle connections are found by a sweep a few times per timeout period:
     /// no per-connection timer, and a connection closes at most a quarter of
     /// the timeout late.
     fn schedule_idle_sweep(&mut self) {
-        self.next_idle_sweep = self.ctx.config.idle_timeout.map(|timeout| {
+        self.deadlines.idle_sweep = self.ctx.config.idle_timeout.map(|timeout| {
             let every = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
             self.ctx.now + every
         });
@@ -436,7 +447,7 @@ impl Server {
 
     /// Accepts every connection waiting on listener `i`.
     fn accept_all(&mut self, i: usize) {
-        if self.accept_paused_until.is_some() {
+        if self.deadlines.accept_resume.is_some() {
             return;
         }
         loop {
@@ -463,7 +474,8 @@ impl Server {
                         AcceptError::Unexpected => ("unexpected error", Level::Error),
                     };
                     let pause = self.ctx.config.accept_pause;
-                    if self.accept_failures.note(self.ctx.now) {
+                    let summary = &mut self.deadlines.accept_failures_summary;
+                    if self.accept_failures.note(summary, self.ctx.now) {
                         log!(
                             log_level,
                             "accepting: {} ({what}); pausing accepts for {pause:?} \
@@ -479,7 +491,7 @@ impl Server {
                     // The listener stays registered: with edge-triggered
                     // readiness no event repeats until we accept again, so
                     // the pause costs no CPU, and the timer resumes accepting.
-                    self.accept_paused_until = Some(self.ctx.now + pause);
+                    self.deadlines.accept_resume = Some(self.ctx.now + pause);
                     self.stats.accept_pauses += 1;
                     return;
                 }
@@ -497,7 +509,8 @@ impl Server {
             // state for the clients it sheds.
             reset_on_close(&stream, peer);
             self.stats.connections_rejected += 1;
-            if self.rejections.note(self.ctx.now) {
+            let summary = &mut self.deadlines.rejections_summary;
+            if self.rejections.note(summary, self.ctx.now) {
                 warn!(
                     "{peer}: over the limit of {} connections, closing it \
                      (further rejections are summed up once a minute)",
@@ -572,7 +585,8 @@ impl Server {
                 debug!("{}: deregistering: {}", client.peer, describe(&err));
             }
             self.closing.push(client.stream);
-            self.next_close_retry
+            self.deadlines
+                .close_retry
                 .get_or_insert(self.ctx.now + CLOSE_RETRY);
         }
     }
@@ -593,7 +607,7 @@ impl Server {
         // get the whole grace period (Wine showed a stop cut 0.2 ms early).
         self.ctx.now = Instant::now();
         let deadline = self.ctx.now + self.ctx.config.shutdown_grace;
-        self.stop_deadline = Some(deadline);
+        self.deadlines.grace_end = Some(deadline);
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
@@ -711,66 +725,5 @@ fn count(limit: usize) -> String {
 fn reset_on_close(stream: &TcpStream, peer: Peer) {
     if let Err(err) = sys::set_reset_on_close(stream) {
         debug!("{peer}: asking for a reset on close: {}", describe(&err));
-    }
-}
-
-/// A recurring event worth a warning, reported without letting its cause
-/// (a hostile client, a descriptor shortage) control the log's volume: the
-/// first occurrence logs at once, later ones are counted and summed up at
-/// most once per [`Recurring::EVERY`].
-#[derive(Debug)]
-struct Recurring {
-    what: &'static str,
-    /// Occurrences since the last report.
-    count: u64,
-    /// When the current reporting window opened; `None` when quiet.
-    since: Option<Instant>,
-}
-
-impl Recurring {
-    const EVERY: Duration = Duration::from_secs(60);
-
-    fn new(what: &'static str) -> Recurring {
-        Recurring {
-            what,
-            count: 0,
-            since: None,
-        }
-    }
-
-    /// Records one occurrence; true when the caller should log it in full
-    /// (the first one after a quiet window).
-    fn note(&mut self, now: Instant) -> bool {
-        if self.since.is_none() {
-            self.since = Some(now);
-            return true;
-        }
-        self.count += 1;
-        false
-    }
-
-    /// When the current window ends, if one is open.
-    fn due(&self) -> Option<Instant> {
-        self.since.map(|since| since + Self::EVERY)
-    }
-
-    /// At the end of a window: warns with the count, if any, and opens the
-    /// next window; closes it when nothing happened.
-    fn report(&mut self, now: Instant) {
-        if self.due().is_none_or(|due| now < due) {
-            return;
-        }
-        if self.count == 0 {
-            self.since = None;
-            return;
-        }
-        warn!(
-            "{} {} in the last {}s",
-            self.count,
-            self.what,
-            Self::EVERY.as_secs()
-        );
-        self.count = 0;
-        self.since = Some(now);
     }
 }
