@@ -24,10 +24,11 @@ use socket2::{Domain, Socket, Type};
 
 use super::{Accepted, OnStopRequest};
 
-pub(crate) use super::wasi::{
-    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, Waker, raise_descriptor_limit, reserve_descriptors,
-    watch_shutdown_signals,
+pub(crate) use super::shared::{
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, listen_backlog_cap, raise_descriptor_limit,
+    reserve_descriptors, set_reset_on_close,
 };
+pub(crate) use super::wasi::{Waker, watch_shutdown_signals};
 
 /// mio's selector here is poll(2) (mio 1.2.5 `src/sys/unix/mod.rs` lists
 /// `target_os = "wasi"` for `selector/poll.rs`).
@@ -49,11 +50,6 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpLis
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(TcpListener::from_std(socket.into()))
-}
-
-/// The cap is the host kernel's, which a WASI program cannot read.
-pub(crate) fn listen_backlog_cap() -> Option<u32> {
-    None
 }
 
 /// Accepts without asking for the peer's address, non-blocking from the
@@ -117,12 +113,6 @@ pub(crate) fn close_would_wait(stream: &TcpStream) -> bool {
     // SAFETY: one valid pollfd for an open descriptor; no timeout.
     // Writable, or an error the close will not wait for: close now.
     unsafe { libc::poll(&mut pollfd, 1, 0) == 0 }
-}
-
-/// SO_LINGER with a zero timeout: closing sends a reset and discards what
-/// is unsent, instead of an end of stream.
-pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
-    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
 /// Standard input registered in the loop's `Poll` (wasmtime 48: data and
