@@ -604,7 +604,7 @@ impl Server {
     fn begin_stop(&mut self) {
         // The grace counts from now, not from when this turn's poll
         // returned: a request that arrived while the turn ran must still
-        // get the whole grace period (Wine showed a stop cut 0.2 ms early).
+        // get the whole grace period.
         self.ctx.now = Instant::now();
         let deadline = self.ctx.now + self.ctx.config.shutdown_grace;
         self.deadlines.grace_end = Some(deadline);

@@ -144,9 +144,9 @@ fn injected_errors_fail_only_that_connection_with_that_error() {
 
 /// Data and FIN reported by one edge-triggered event: the read that returns
 /// the data is short, yet the end of stream is still to be read. The
-/// connection must finish without waiting for another event (it used to
-/// take the short read as proof of WouldBlock and hang until the idle
-/// timeout; tests/faults.rs has the same case over real sockets).
+/// connection must finish without waiting for another event: one that took
+/// the short read as proof of WouldBlock would hang until the idle timeout
+/// (tests/faults.rs has the same case over real sockets).
 #[test]
 fn data_and_end_of_stream_in_one_event_finish_without_another() {
     for short_io in [true, false] {

@@ -140,10 +140,10 @@ fn sysctl_int(name: &std::ffi::CStr) -> Option<libc::c_int> {
 /// Grows the descriptor table at once to hold `count` descriptors (capped at
 /// the soft RLIMIT_NOFILE), so a burst of connections does not grow it one
 /// doubling at a time while clients wait. On Linux each growth of the table
-/// of a process with more than one thread waits for an RCU grace period
-/// (`expand_fdtable` calls `synchronize_rcu`): with the signal thread
-/// running, a fresh server stalled five times for several milliseconds in
-/// its first burst of 2,000 connections, and greeted them 20 to 40 ms late.
+/// of a process with more than one thread (the binary has its signal
+/// thread) waits for an RCU grace period (`expand_fdtable` calls
+/// `synchronize_rcu`): each doubling during a burst stalls the loop for
+/// milliseconds, and every client in the listen queue waits with it.
 ///
 /// `fcntl(F_DUPFD_CLOEXEC, n)` takes the lowest free descriptor at or above
 /// `n` (it never replaces one in use, unlike `dup2`) and grows the table to

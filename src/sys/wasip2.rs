@@ -60,12 +60,12 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpLis
 ///   `fcntl(F_SETFL, O_NONBLOCK)` on WASI. The wasi-libc in Rust 1.95's
 ///   wasm32-wasip2 sysroot (its `wasip2_tcp.c` layout, wasi-sdk-29/30) has
 ///   no `fcntl_setfl` for sockets, so `fcntl` fails with EINVAL and every
-///   accept fails. Fixed in wasi-libc d974bce0 (2026-02-17, "implement
+///   accept fails. Fixed in wasi-libc d974bce0 ("implement
 ///   `F_{GET,SET}FL` for `fcntl` for sockets", first in wasi-sdk-31). Here
 ///   `accept4(SOCK_NONBLOCK)` sets it in the one call instead.
 /// * mio asks for the peer's address. wasi-libc's `tcp_accept4`
-///   (`wasip2_tcp.c` at wasi-sdk-30, still in `tcp.c` at 476bd3c,
-///   2026-08-20) calls `abort()` when `remote-address` fails, and wasmtime
+///   (`wasip2_tcp.c` at wasi-sdk-30, still in `tcp.c` at 476bd3c)
+///   calls `abort()` when `remote-address` fails, and wasmtime
 ///   48.0.0 fails it with `invalid-state` for a client that reset before it
 ///   was accepted (`crates/wasi/src/sockets/tcp.rs` `remote_address`: the
 ///   host's ENOTCONN maps to `InvalidState`). One such client would trap
@@ -105,8 +105,8 @@ pub(crate) fn accept(
 /// completes a pending write before it closes an output stream, and waits
 /// for the socket to be writable even without one (crates/wasi/src/p2/
 /// tcp.rs at v48.0.0: `TcpWriter::cancel` awaits `ready`), so closing a
-/// stream whose peer reads nothing hangs: under a stalled client, the idle
-/// reset and the end of a stop's grace period did. Not writable at once
+/// stream whose peer reads nothing hangs the loop (the idle reset and the
+/// end of a stop's grace period close such streams). Not writable at once
 /// (poll(2) with no timeout reports nothing) means the close would wait.
 pub(crate) fn close_would_wait(stream: &TcpStream) -> bool {
     let mut pollfd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
