@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// What a server did over its lifetime, returned by [`Server::run`].
+/// What a server did over its lifetime, returned by [`crate::Server::run`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Connections accepted and served.
