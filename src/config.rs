@@ -101,3 +101,42 @@ fn at_least_one<T: Default + PartialEq + fmt::Display>(field: &str, value: T) ->
 fn invalid(message: String) -> io::Error {
     io::Error::new(ErrorKind::InvalidInput, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_refuses_what_the_server_cannot_serve_with_and_names_it() {
+        let refused = |config: Config| {
+            let err = config.validate().expect_err("refused");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            err.to_string()
+        };
+        assert!(Config::default().validate().is_ok());
+        let addr = Config::default().addrs[0];
+        let no_addr = Config {
+            addrs: vec![],
+            ..Config::default()
+        };
+        assert_eq!(refused(no_addr), "no address to listen on");
+        let twice = Config {
+            addrs: vec![addr, addr],
+            ..Config::default()
+        };
+        assert_eq!(refused(twice), format!("{addr} is given twice"));
+        let max_pending = Config {
+            max_pending: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            refused(max_pending),
+            "max_pending must be at least 1, got 0"
+        );
+        let backlog = Config {
+            backlog: 0,
+            ..Config::default()
+        };
+        assert_eq!(refused(backlog), "backlog must be at least 1, got 0");
+    }
+}

@@ -102,3 +102,42 @@ impl Recurring {
         Some(now + Self::EVERY)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_the_earliest_set_and_due_keeps_what_has_come() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        assert_eq!(deadlines.next(), None);
+        deadlines.idle_sweep = Some(now + Duration::from_secs(2));
+        deadlines.grace_end = Some(now + Duration::from_secs(1));
+        deadlines.accept_failures_summary = Some(now);
+        assert_eq!(deadlines.next(), Some(now));
+        let due = deadlines.due(now + Duration::from_secs(1));
+        assert_eq!(
+            due,
+            Deadlines {
+                grace_end: deadlines.grace_end,
+                accept_failures_summary: deadlines.accept_failures_summary,
+                ..Deadlines::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_recurring_event_logs_once_then_sums_up_until_a_quiet_window() {
+        let now = Instant::now();
+        let mut recurring = Recurring::new("events");
+        let mut summary = None;
+        assert!(recurring.note(&mut summary, now), "the first logs in full");
+        assert_eq!(summary, Some(now + Recurring::EVERY));
+        assert!(!recurring.note(&mut summary, now), "later ones are counted");
+        let later = now + Recurring::EVERY;
+        summary = recurring.summarize(later);
+        assert_eq!(summary, Some(later + Recurring::EVERY), "one was counted");
+        assert_eq!(recurring.summarize(later + Recurring::EVERY), None);
+    }
+}
