@@ -89,7 +89,8 @@ pub const DEFAULT_READ_BUF_LEN: usize = 64 * 1024;
 /// counts and the one read buffer.
 pub struct Context {
     /// The server's settings, the one copy: connections read its `greeting`
-    /// and `max_pending` (at least 1, as [`Config::validate`] asks).
+    /// (the same for their whole life: each counts what it still owes of
+    /// it) and `max_pending` (at least 1, as [`Config::validate`] asks).
     pub config: Config,
     /// Whether a read or write shorter than asked proves the socket would now
     /// block, so the call that would return `WouldBlock` can be skipped. True
