@@ -18,6 +18,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::time::Instant;
 
+use crate::{ByteStats, Config};
+
 /// What a connection needs from its socket.
 pub trait Stream: Read + Write {
     /// Shut down the write side, sending FIN once everything written is sent.
@@ -74,23 +76,6 @@ pub enum Outcome {
     Failed(io::Error),
 }
 
-/// Byte counts across all connections of one server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Bytes read from peers.
-    pub bytes_received: u64,
-    /// Bytes echoed back (the greeting is not counted).
-    pub bytes_echoed: u64,
-    /// Bytes read while lingering, after the echo ended, and dropped.
-    pub bytes_discarded: u64,
-    /// Bytes currently buffered in connections' pending queues.
-    pub pending_bytes: usize,
-    /// Highest `pending_bytes` seen.
-    pub peak_pending_total: usize,
-    /// Highest pending queue of any single connection seen.
-    pub peak_pending_one: usize,
-}
-
 /// Whether, with this build's backend, a read or write that moved fewer bytes
 /// than asked proves the next one would return `WouldBlock` (see src/sys's
 /// contract); a client loop like the benchmark's follows the same rule.
@@ -99,12 +84,14 @@ pub const SHORT_IO_PROVES_WOULD_BLOCK: bool = crate::sys::SHORT_IO_PROVES_WOULD_
 /// Size of the one read buffer the loop shares between all connections.
 pub const DEFAULT_READ_BUF_LEN: usize = 64 * 1024;
 
-/// Settings and scratch space shared by all connections of one event loop.
+/// What all connections of one event loop share: the server's settings,
+/// how far a read or write may be trusted, the loop's clock, the byte
+/// counts and the one read buffer.
 pub struct Context {
-    /// Written to every connection before any echoed byte.
-    pub greeting: Box<[u8]>,
-    /// Cap on one connection's pending queue (backpressure point).
-    pub max_pending: usize,
+    /// The server's settings, the one copy: connections read its `greeting`
+    /// (the same for their whole life: each counts what it still owes of
+    /// it) and `max_pending` (at least 1, as [`Config::validate`] asks).
+    pub config: Config,
     /// Whether a read or write shorter than asked proves the socket would now
     /// block, so the call that would return `WouldBlock` can be skipped. True
     /// under edge-triggered epoll and kqueue; false where mio only re-arms
@@ -115,24 +102,27 @@ pub struct Context {
     pub reads_per_turn: usize,
     /// The loop's current time, taken once per wake-up.
     pub now: Instant,
-    /// Byte counts, updated as connections are driven.
-    pub counters: Counters,
+    /// What the connections moved, counted as they move it.
+    pub bytes: ByteStats,
+    /// Bytes all connections owe right now (the gauge whose peak is
+    /// `bytes.peak_pending_total`).
+    pub pending: usize,
     /// The one read buffer the whole loop shares.
     read_buf: Box<[u8]>,
 }
 
 impl Context {
-    /// A context for connections that greet with `greeting` and owe at most
-    /// `max_pending` bytes each (at least 1), with this platform's short-I/O
-    /// rule and a shared read buffer of [`DEFAULT_READ_BUF_LEN`] bytes.
-    pub fn new(greeting: &[u8], max_pending: usize) -> Context {
+    /// A context for connections served with `config` (one that
+    /// [`Config::validate`] accepts), with this platform's short-I/O rule
+    /// and a shared read buffer of [`DEFAULT_READ_BUF_LEN`] bytes.
+    pub fn new(config: Config) -> Context {
         Context {
-            greeting: greeting.into(),
-            max_pending: max_pending.max(1),
+            config,
             short_io_proves_would_block: SHORT_IO_PROVES_WOULD_BLOCK,
             reads_per_turn: 16,
             now: Instant::now(),
-            counters: Counters::default(),
+            bytes: ByteStats::default(),
+            pending: 0,
             read_buf: vec![0; DEFAULT_READ_BUF_LEN].into_boxed_slice(),
         }
     }
@@ -156,14 +146,14 @@ impl Context {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("greeting", &self.greeting)
-            .field("max_pending", &self.max_pending)
+            .field("config", &self.config)
             .field(
                 "short_io_proves_would_block",
                 &self.short_io_proves_would_block,
             )
             .field("reads_per_turn", &self.reads_per_turn)
-            .field("counters", &self.counters)
+            .field("bytes", &self.bytes)
+            .field("pending", &self.pending)
             .field("read_buf_len", &self.read_buf.len())
             .finish_non_exhaustive()
     }
@@ -189,8 +179,8 @@ pub struct Connection {
     phase: Phase,
     /// Echoed bytes received but not yet written back, oldest first.
     pending: VecDeque<u8>,
-    /// How much of the shared greeting has been written.
-    greeting_written: usize,
+    /// Bytes of the shared greeting still to write (its tail).
+    greeting_left: usize,
     /// Last time a byte moved in either direction.
     last_active: Instant,
     /// The socket may have bytes to read (no `WouldBlock` seen since it was readable).
@@ -207,14 +197,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A freshly accepted connection: it owes the greeting and is presumed
-    /// writable; readability is learned from the first event.
-    pub fn new(now: Instant) -> Connection {
+    /// A freshly accepted connection of `ctx`'s loop: it owes the greeting
+    /// and is presumed writable; readability is learned from the first event.
+    pub fn new(ctx: &Context) -> Connection {
         Connection {
             phase: Phase::Serving,
             pending: VecDeque::new(),
-            greeting_written: 0,
-            last_active: now,
+            greeting_left: ctx.config.greeting.len(),
+            last_active: ctx.now,
             can_read: false,
             can_write: true,
             read_closed: false,
@@ -225,16 +215,18 @@ impl Connection {
 
     /// The next bytes to write: the rest of the greeting, then pending echo.
     /// Empty when nothing is owed.
-    pub fn owed<'a>(&'a self, greeting: &'a [u8]) -> &'a [u8] {
-        match greeting.get(self.greeting_written..) {
-            Some(rest) if !rest.is_empty() => rest,
-            _ => self.pending.as_slices().0,
+    pub fn owed<'a>(&'a self, ctx: &'a Context) -> &'a [u8] {
+        if self.greeting_left > 0 {
+            let greeting = &ctx.config.greeting;
+            &greeting[greeting.len() - self.greeting_left..]
+        } else {
+            self.pending.as_slices().0
         }
     }
 
     /// Total bytes owed to the peer.
-    pub fn owed_len(&self, greeting: &[u8]) -> usize {
-        greeting.len().saturating_sub(self.greeting_written) + self.pending.len()
+    pub fn owed_len(&self) -> usize {
+        self.greeting_left + self.pending.len()
     }
 
     /// Echo bytes received and not yet written back.
@@ -288,11 +280,11 @@ impl Connection {
 
     /// How many bytes may be read now without the pending queue passing
     /// `max_pending`. Zero means backpressure (or end of stream).
-    pub fn read_budget(&self, max_pending: usize) -> usize {
+    pub fn read_budget(&self, ctx: &Context) -> usize {
         if self.read_closed {
             0
         } else {
-            max_pending.saturating_sub(self.pending.len())
+            ctx.config.max_pending.saturating_sub(self.pending.len())
         }
     }
 
@@ -302,14 +294,13 @@ impl Connection {
             return;
         }
         self.last_active = ctx.now;
-        let greeting_left = ctx.greeting.len().saturating_sub(self.greeting_written);
-        let from_greeting = n.min(greeting_left);
-        self.greeting_written += from_greeting;
+        let from_greeting = n.min(self.greeting_left);
+        self.greeting_left -= from_greeting;
         let echoed = n - from_greeting;
         if echoed > 0 {
             self.pending.drain(..echoed);
-            ctx.counters.pending_bytes -= echoed;
-            ctx.counters.bytes_echoed += echoed as u64;
+            ctx.pending -= echoed;
+            ctx.bytes.echoed += echoed as u64;
             if self.pending.is_empty() {
                 // Give the memory back: an idle connection costs no buffer.
                 self.pending = VecDeque::new();
@@ -317,18 +308,19 @@ impl Connection {
         }
     }
 
-    /// Queues bytes that could not be written at once.
-    fn queue(&mut self, data: &[u8], counters: &mut Counters) {
-        self.pending.extend(data);
-        counters.pending_bytes += data.len();
-        counters.peak_pending_total = counters.peak_pending_total.max(counters.pending_bytes);
-        counters.peak_pending_one = counters.peak_pending_one.max(self.pending.len());
+    /// Queues the shared buffer's `range`: bytes that could not be written at once.
+    fn queue(&mut self, range: std::ops::Range<usize>, ctx: &mut Context) {
+        self.pending.extend(&ctx.read_buf[range.clone()]);
+        ctx.pending += range.len();
+        let bytes = &mut ctx.bytes;
+        bytes.peak_pending_total = bytes.peak_pending_total.max(ctx.pending);
+        bytes.peak_pending_one = bytes.peak_pending_one.max(self.pending.len());
     }
 
     /// Writes what is owed until it is all written or the socket would block.
     fn flush<S: Stream>(&mut self, stream: &mut S, ctx: &mut Context) -> io::Result<()> {
         while self.can_write {
-            let chunk = self.owed(&ctx.greeting);
+            let chunk = self.owed(ctx);
             if chunk.is_empty() {
                 break;
             }
@@ -343,7 +335,7 @@ impl Connection {
     /// from the buffer when nothing else is owed, otherwise behind what is.
     fn echo<S: Stream>(&mut self, stream: &mut S, len: usize, ctx: &mut Context) -> io::Result<()> {
         let mut sent = 0;
-        if self.owed_len(&ctx.greeting) == 0 {
+        if self.owed_len() == 0 {
             while self.can_write && sent < len {
                 let (written, writable) = write_once(
                     stream,
@@ -353,11 +345,11 @@ impl Connection {
                 self.can_write = writable;
                 sent += written;
                 // Counted as it goes: a later write may fail.
-                ctx.counters.bytes_echoed += written as u64;
+                ctx.bytes.echoed += written as u64;
             }
         }
         if sent < len {
-            self.queue(&ctx.read_buf[sent..len], &mut ctx.counters);
+            self.queue(sent..len, ctx);
         }
         Ok(())
     }
@@ -378,7 +370,7 @@ impl Connection {
             if let Err(err) = self.flush(stream, ctx) {
                 return Outcome::Failed(err);
             }
-            let owes = self.owed_len(&ctx.greeting) > 0;
+            let owes = self.owed_len() > 0;
             if self.phase == Phase::Stopping && !self.can_read {
                 // Everything that had arrived when the stop came was read.
                 self.phase = Phase::Lingering(ctx.now);
@@ -402,7 +394,7 @@ impl Connection {
             let budget = if lingering {
                 ctx.read_buf.len()
             } else {
-                self.read_budget(ctx.max_pending).min(ctx.read_buf.len())
+                self.read_budget(ctx).min(ctx.read_buf.len())
             };
             if !self.can_read || budget == 0 {
                 return Outcome::Waiting;
@@ -423,11 +415,11 @@ impl Connection {
                     if lingering {
                         // After our end of stream: not echoed, and not
                         // activity that keeps the connection open.
-                        ctx.counters.bytes_discarded += len as u64;
+                        ctx.bytes.discarded += len as u64;
                         continue;
                     }
                     self.last_active = ctx.now;
-                    ctx.counters.bytes_received += len as u64;
+                    ctx.bytes.received += len as u64;
                     log_received(&ctx.read_buf[..len]);
                     if let Err(err) = self.echo(stream, len, ctx) {
                         return Outcome::Failed(err);
@@ -441,8 +433,8 @@ impl Connection {
     }
 
     /// Gives up whatever is still owed (the connection is being dropped).
-    pub fn discard(&mut self, counters: &mut Counters) {
-        counters.pending_bytes -= self.pending.len();
+    pub fn discard(&mut self, ctx: &mut Context) {
+        ctx.pending -= self.pending.len();
         self.pending = VecDeque::new();
     }
 }
@@ -481,29 +473,33 @@ mod tests {
     use crate::testing::ScriptedStream;
 
     fn ctx(short_io: bool) -> Context {
-        Context::new(b"hi\n", 8)
-            .with_short_io_proves_would_block(short_io)
-            .with_read_buf_len(4)
+        Context::new(Config {
+            greeting: b"hi\n".to_vec(),
+            max_pending: 8,
+            ..Config::default()
+        })
+        .with_short_io_proves_would_block(short_io)
+        .with_read_buf_len(4)
     }
 
     #[test]
     fn greeting_then_echo_in_order() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"abcdefghij");
         for _ in 0..10 {
             conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         }
         assert_eq!(stream.written(), b"hi\nabcdefghij");
-        assert_eq!(ctx.counters.bytes_received, 10);
-        assert_eq!(ctx.counters.bytes_echoed, 10);
-        assert_eq!(ctx.counters.pending_bytes, 0);
+        assert_eq!(ctx.bytes.received, 10);
+        assert_eq!(ctx.bytes.echoed, 10);
+        assert_eq!(ctx.pending, 0);
     }
 
     #[test]
     fn blocked_writer_applies_backpressure_at_max_pending() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(&[7u8; 100]);
         stream.write_capacity = Some(0);
         assert!(matches!(
@@ -511,23 +507,23 @@ mod tests {
             Outcome::Waiting
         ));
         assert_eq!(conn.pending_len(), 8, "reads stop exactly at max_pending");
-        assert_eq!(conn.read_budget(ctx.max_pending), 0);
+        assert_eq!(conn.read_budget(&ctx), 0);
         assert_eq!(stream.unread(), 92);
         // The peer starts reading: the rest flows through and nothing is lost.
         stream.write_capacity = None;
-        while stream.unread() > 0 || conn.owed_len(&ctx.greeting) > 0 {
+        while stream.unread() > 0 || conn.owed_len() > 0 {
             conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         }
         let mut expected = b"hi\n".to_vec();
         expected.extend([7u8; 100]);
         assert_eq!(stream.written(), &expected[..]);
-        assert_eq!(ctx.counters.peak_pending_one, 8);
+        assert_eq!(ctx.bytes.peak_pending_one, 8);
     }
 
     #[test]
     fn half_close_flushes_then_shuts_down() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"bye");
         stream.eof_after_data = true;
         stream.write_capacity = Some(2);
@@ -547,7 +543,7 @@ mod tests {
     #[test]
     fn read_error_fails_only_this_connection() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"");
         stream.read_error = Some(ErrorKind::ConnectionReset);
         match conn.drive(&mut stream, Readiness::BOTH, &mut ctx) {
@@ -560,7 +556,7 @@ mod tests {
     fn short_read_skips_the_would_block_read_only_when_proven() {
         for (short_io, expected_reads) in [(true, 1), (false, 2)] {
             let mut ctx = ctx(short_io);
-            let mut conn = Connection::new(ctx.now);
+            let mut conn = Connection::new(&ctx);
             let mut stream = ScriptedStream::new(b"ab");
             conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
             assert_eq!(stream.reads, expected_reads, "short_io={short_io}");
@@ -571,7 +567,7 @@ mod tests {
     fn yields_after_the_read_budget() {
         let mut ctx = ctx(false);
         ctx.reads_per_turn = 2;
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(&[1u8; 64]);
         stream.read_limit = 1;
         assert!(matches!(
@@ -584,7 +580,7 @@ mod tests {
     #[test]
     fn idle_connection_holds_no_buffer() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"xyz");
         stream.write_capacity = Some(3);
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
@@ -597,7 +593,7 @@ mod tests {
     #[test]
     fn stop_echoes_what_arrived_then_ends_the_stream_and_discards_the_rest() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"");
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         stream.push_input(b"abc");
@@ -612,24 +608,24 @@ mod tests {
         stream.push_input(b"late");
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         assert_eq!(stream.written(), b"hi\nabc", "late bytes are not echoed");
-        assert_eq!(ctx.counters.bytes_discarded, 4);
+        assert_eq!(ctx.bytes.discarded, 4);
         stream.eof_after_data = true;
         assert!(matches!(
             conn.drive(&mut stream, Readiness::BOTH, &mut ctx),
             Outcome::Finished
         ));
-        assert_eq!(ctx.counters.bytes_echoed, 3);
-        assert_eq!(ctx.counters.bytes_received, 3);
+        assert_eq!(ctx.bytes.echoed, 3);
+        assert_eq!(ctx.bytes.received, 3);
     }
 
     #[test]
     fn linger_writes_what_is_owed_before_the_end_of_stream() {
         let mut ctx = ctx(false);
-        let mut conn = Connection::new(ctx.now);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"owed");
         stream.write_capacity = Some(3);
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
-        assert_eq!(conn.owed_len(&ctx.greeting), 4);
+        assert_eq!(conn.owed_len(), 4);
         conn.linger(ctx.now);
         conn.drive(&mut stream, Readiness::BOTH, &mut ctx);
         assert!(!stream.write_shut, "no end of stream while bytes are owed");

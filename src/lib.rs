@@ -35,12 +35,15 @@ pub mod connection;
 mod connection;
 mod error;
 mod server;
+mod stats;
 mod sys;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+mod timers;
 
 pub use config::Config;
-pub use server::{ByteStats, Server, Stats, StopHandle};
+pub use server::{Server, StopHandle};
+pub use stats::{ByteStats, Stats};
 
 /// The readiness backend this build uses: `epoll`, `kqueue`, `event ports`,
 /// `poll`, `iocp` or `wasi` (the same as [`Server::backend`]).

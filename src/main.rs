@@ -72,7 +72,8 @@ struct Args {
     stop_on_stdin_eof: bool,
 }
 
-/// A count of 1 or more (`--max-pending`, `--max-connections`).
+/// A count of 1 or more (`--max-pending`, `--max-connections`), as
+/// `Config::validate` asks.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse() {
         Ok(0) => Err("must be 1 or more".into()),
@@ -179,6 +180,27 @@ impl fmt::Display for Seconds {
     }
 }
 
+impl Args {
+    /// The library's config these flags ask for, with host names resolved.
+    fn into_config(self) -> io::Result<Config> {
+        let mut addrs = Vec::new();
+        for addr in &self.addrs {
+            addrs.extend(addr.resolve()?);
+        }
+        Ok(Config {
+            addrs,
+            greeting: self.greeting.into_bytes(),
+            max_pending: self.max_pending,
+            max_connections: self.max_connections,
+            idle_timeout: (!self.idle_timeout.0.is_zero()).then_some(self.idle_timeout.0),
+            shutdown_grace: self.shutdown_grace.0,
+            backlog: self.backlog,
+            stop_on_stdin_eof: self.stop_on_stdin_eof,
+            ..Config::default()
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -194,26 +216,12 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
-    let mut addrs = Vec::new();
-    for addr in &args.addrs {
-        match addr.resolve() {
-            Ok(resolved) => addrs.extend(resolved),
-            Err(err) => {
-                eprintln!("portable-echo: {err}");
-                return ExitCode::FAILURE;
-            }
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("portable-echo: {err}");
+            return ExitCode::FAILURE;
         }
-    }
-    let config = Config {
-        addrs,
-        greeting: args.greeting.into_bytes(),
-        max_pending: args.max_pending,
-        max_connections: args.max_connections,
-        idle_timeout: (!args.idle_timeout.0.is_zero()).then_some(args.idle_timeout.0),
-        shutdown_grace: args.shutdown_grace.0,
-        backlog: args.backlog,
-        stop_on_stdin_eof: args.stop_on_stdin_eof,
-        ..Config::default()
     };
     let server = match Server::bind(config) {
         Ok(server) => server,
@@ -225,26 +233,41 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(err) = watch_shutdown_signals(&server) {
+        eprintln!("portable-echo: {err}");
+        return ExitCode::FAILURE;
+    }
+    announce(&server);
+    match server.run() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err}");
+            eprintln!("portable-echo: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+/// A first SIGINT/SIGTERM (Ctrl-C) stops the server cleanly; a second
+/// request, whichever way the first came, exits at once.
+fn watch_shutdown_signals(server: &Server) -> io::Result<()> {
     let stop = server.stop_handle();
-    let watching = portable_echo::watch_shutdown_signals(move |signal| {
+    portable_echo::watch_shutdown_signals(move |signal| {
         if stop.is_stopping() {
             warn!("{signal} while stopping: exiting without waiting");
             std::process::exit(1);
         }
-        // Logged before the loop wakes and logs too: under qemu-i386, a
-        // stop that woke the loop first lost the process to "RefCell already
-        // borrowed" in std's stderr when both threads logged at once.
+        // Logged before the loop wakes and logs too: under qemu-i386, two
+        // threads logging at once can end the process with "RefCell already
+        // borrowed" in std's stderr.
         info!("{signal}: shutting down (send it again to exit at once)");
         stop.stop();
-    });
-    if let Err(err) = watching {
-        eprintln!("portable-echo: {err}");
-        return ExitCode::FAILURE;
-    }
+    })
+}
 
-    // One line per address, the first first: scripts that read one line
-    // still find the first address there.
+/// One line per address, the first first: scripts that read one line
+/// still find the first address there.
+fn announce(server: &Server) {
     let mut stdout = io::stdout().lock();
     let announced = server
         .local_addrs()
@@ -255,14 +278,5 @@ fn main() -> ExitCode {
     if let Err(err) = announced {
         // A closed stdout must not stop the server; the log still says it.
         warn!("writing the listening line to stdout: {err}");
-    }
-
-    match server.run() {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(err) => {
-            error!("{err}");
-            eprintln!("portable-echo: {err}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use log::{Level, debug, error, info, log, warn};
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -18,7 +20,9 @@ use slab::Slab;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::error::{describe, with_context};
+use crate::stats::Stats;
 use crate::sys::{self, AcceptError};
+use crate::timers::{Deadlines, Recurring};
 
 /// Token of the waker that carries stop requests.
 const WAKER: Token = Token(0);
@@ -43,71 +47,6 @@ const CLOSE_RETRY: Duration = Duration::from_millis(100);
 
 /// Events taken from the kernel per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
-/// What a server did over its lifetime, returned by [`Server::run`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Connections accepted and served.
-    pub connections_served: u64,
-    /// Connections accepted and closed at once because of `max_connections`.
-    pub connections_rejected: u64,
-    /// Connections closed by the idle timeout.
-    pub connections_timed_out: u64,
-    /// Connections closed because of an I/O error on them.
-    pub connections_failed: u64,
-    /// Pending connections that failed before they were accepted (a reset
-    /// or an abort while they waited in the listen queue), skipped.
-    pub connections_lost_before_accept: u64,
-    /// Most connections open at once.
-    pub peak_connections: usize,
-    /// Times accepting paused after an accept error: descriptors or buffers
-    /// ran out, or an error that is not one connection's.
-    pub accept_pauses: u64,
-    /// What the connections moved.
-    pub bytes: ByteStats,
-}
-
-/// Bytes a server moved over its lifetime, part of [`Stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ByteStats {
-    /// Bytes read from clients.
-    pub received: u64,
-    /// Bytes echoed back (the greeting is not counted).
-    pub echoed: u64,
-    /// Bytes read after a connection's echo ended (while it lingered), and dropped.
-    pub discarded: u64,
-    /// Most bytes one connection owed its client at once.
-    pub peak_pending_one: usize,
-    /// Most bytes all connections owed at once.
-    pub peak_pending_total: usize,
-}
-
-/// One line, the end of the binary's log: `served 3 connections (peak 2 at
-/// once; ...)`. Every field of the statistics appears, in declaration order
-/// of the numbers, so the line can be read back by a supervisor or a test.
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "served {} connections (peak {} at once; {} rejected over the limit, {} timed out, \
-             {} failed, {} lost before accept; accepting paused {} times); received {} bytes, \
-             echoed {}, discarded {} after the end of the echo; at most {} bytes owed to one \
-             client, {} to all",
-            self.connections_served,
-            self.peak_connections,
-            self.connections_rejected,
-            self.connections_timed_out,
-            self.connections_failed,
-            self.connections_lost_before_accept,
-            self.accept_pauses,
-            self.bytes.received,
-            self.bytes.echoed,
-            self.bytes.discarded,
-            self.bytes.peak_pending_one,
-            self.bytes.peak_pending_total,
-        )
-    }
-}
-
 /// Asks a running [`Server`] to stop, from any thread.
 #[derive(Clone, Debug)]
 pub struct StopHandle {
@@ -142,23 +81,21 @@ pub struct Server {
     /// Connection `key` in the slab is registered as `Token(key + first_connection)`.
     first_connection: usize,
     connections: Slab<Client>,
-    config: Config,
+    /// The settings (`ctx.config`) and what the connections share.
     ctx: Context,
     stop: StopHandle,
     /// Watches standard input when [`Config::stop_on_stdin_eof`] asks.
     stdin: Option<sys::StdinEof>,
+    /// What the loop counts itself; the bytes are counted in `ctx.bytes`
+    /// and join these when the loop ends.
     stats: Stats,
     /// Streams already ended for the server whose close would wait on their
     /// peer (WASI preview 2 only), closed once it no longer would.
     closing: Vec<TcpStream>,
-    next_close_retry: Option<Instant>,
     /// Connections that used up their read budget and must be driven again.
     yielded: Vec<usize>,
-    /// Accepting resumes at this time after running out of descriptors.
-    accept_paused_until: Option<Instant>,
-    /// Set once a stop was requested: the time at which everything is closed.
-    stop_deadline: Option<Instant>,
-    next_idle_sweep: Option<Instant>,
+    /// Every timer of the loop.
+    deadlines: Deadlines,
     /// Connections refused over `max_connections`, reported at warn once a minute.
     rejections: Recurring,
     /// Accept errors that paused accepting, reported at warn once a minute.
@@ -192,6 +129,7 @@ impl fmt::Display for Peer {
 impl Server {
     /// Binds every address of [`Config::addrs`] and prepares the event loop.
     ///
+    /// A config that [`Config::validate`] refuses is refused with its error.
     /// Errors carry the address and the cause, e.g.
     /// `binding 127.0.0.1:9000: address already in use`; when one address
     /// fails, none is left bound. On WASI preview 1 the error is
@@ -203,7 +141,7 @@ impl Server {
     /// as Go does at startup: the usual soft limit (1,024 on Linux, 256 on
     /// macOS) would otherwise cap the connections served far below it.
     pub fn bind(config: Config) -> io::Result<Server> {
-        check_addrs(&config.addrs)?;
+        config.validate()?;
         let needed = config
             .max_connections
             .saturating_add(config.addrs.len())
@@ -255,26 +193,21 @@ impl Server {
         } else {
             None
         };
-        let ctx = Context::new(&config.greeting, config.max_pending);
         Ok(Server {
             poll,
             first_connection: FIRST_LISTENER + listeners.len(),
             listeners,
             local_addrs,
             connections: Slab::new(),
-            ctx,
             stop,
             stdin,
             stats: Stats::default(),
             closing: Vec::new(),
-            next_close_retry: None,
             yielded: Vec::new(),
-            accept_paused_until: None,
-            stop_deadline: None,
-            next_idle_sweep: None,
+            deadlines: Deadlines::default(),
             rejections: Recurring::new("connections rejected over the limit"),
             accept_failures: Recurring::new("accept errors that paused accepting"),
-            config,
+            ctx: Context::new(config),
         })
     }
 
@@ -307,69 +240,123 @@ impl Server {
         self.ctx.now = Instant::now();
         self.schedule_idle_sweep();
         loop {
-            let timeout = self.poll_timeout();
-            if let Err(err) = self.poll.poll(&mut events, timeout) {
-                // A signal interrupts the wait with EINTR. Under qemu-user
-                // (i386) a SIGTERM during the wait once came back as EAGAIN,
-                // which epoll_wait does not return natively. Neither means
-                // the loop is broken: wait again.
-                if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) {
-                    continue;
-                }
-                return Err(with_context("waiting for events", err));
-            }
+            self.wait(&mut events)?;
             self.ctx.now = Instant::now();
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    STDIN => {
-                        if let Some(stdin) = &mut self.stdin {
-                            stdin.readable(self.poll.registry(), STDIN);
-                        }
-                    }
-                    Token(n) if n < self.first_connection => {
-                        self.accept_all(n - FIRST_LISTENER);
-                    }
-                    Token(n) => {
-                        let ready = Readiness {
-                            readable: event.is_readable()
-                                || event.is_read_closed()
-                                || event.is_error(),
-                            writable: event.is_writable()
-                                || event.is_write_closed()
-                                || event.is_error(),
-                            read_closed: event.is_read_closed() || event.is_error(),
-                        };
-                        self.drive(n - self.first_connection, ready);
-                    }
-                }
+                self.on_event(event);
             }
             for key in std::mem::take(&mut self.yielded) {
                 self.drive(key, Readiness::default());
             }
-            self.on_timers();
-            if self.stop.requested.load(Ordering::SeqCst) && self.stop_deadline.is_none() {
-                self.begin_stop();
-            }
-            if let Some(deadline) = self.stop_deadline {
-                if self.connections.is_empty() {
-                    break;
-                }
-                if self.ctx.now >= deadline {
-                    let owing = self
-                        .connections
-                        .iter()
-                        .filter(|(_, client)| !client.conn.write_shut())
-                        .count();
-                    warn!(
-                        "grace period over: closing {} connections ({owing} still owed bytes, \
-                         the others had not closed after our end of stream)",
-                        self.connections.len()
-                    );
-                    break;
-                }
+            if self.on_timers().is_break() {
+                return Ok(self.finish());
             }
         }
+    }
+
+    /// Waits for events until the next deadline, or not at all when
+    /// connections yielded work.
+    fn wait(&mut self, events: &mut Events) -> io::Result<()> {
+        loop {
+            let timeout = if self.yielded.is_empty() {
+                self.deadlines
+                    .next()
+                    .map(|at| at.saturating_duration_since(self.ctx.now))
+            } else {
+                Some(Duration::ZERO)
+            };
+            match self.poll.poll(events, timeout) {
+                Ok(()) => return Ok(()),
+                // A signal interrupts the wait with EINTR; under qemu-user
+                // (i386) a signal during the wait can come back as EAGAIN,
+                // which epoll_wait does not return natively. Neither means
+                // the loop is broken: wait again.
+                Err(err)
+                    if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
+                Err(err) => return Err(with_context("waiting for events", err)),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        match event.token() {
+            WAKER => {}
+            STDIN => {
+                if let Some(stdin) = &mut self.stdin {
+                    stdin.readable(self.poll.registry(), STDIN);
+                }
+            }
+            Token(n) if n < self.first_connection => self.accept_all(n - FIRST_LISTENER),
+            Token(n) => {
+                // A hang-up or an error is for the connection to read.
+                let error = event.is_error();
+                let ready = Readiness {
+                    readable: event.is_readable() || event.is_read_closed() || error,
+                    writable: event.is_writable() || event.is_write_closed() || error,
+                    read_closed: event.is_read_closed() || error,
+                };
+                self.drive(n - self.first_connection, ready);
+            }
+        }
+    }
+
+    /// Fires the timers that are due, then begins a stop once one is
+    /// requested. Breaks when the loop is over.
+    fn on_timers(&mut self) -> ControlFlow<()> {
+        let now = self.ctx.now;
+        let due = self.deadlines.due(now);
+        if due.accept_resume.is_some() {
+            self.deadlines.accept_resume = None;
+            debug!("resuming accepts");
+            (0..self.listeners.len()).for_each(|i| self.accept_all(i));
+        }
+        if due.idle_sweep.is_some() {
+            self.close_idle();
+            self.schedule_idle_sweep();
+        }
+        if due.close_retry.is_some() {
+            self.closing.retain(sys::close_would_wait);
+            self.deadlines.close_retry = (!self.closing.is_empty()).then(|| now + CLOSE_RETRY);
+        }
+        if due.rejections_summary.is_some() {
+            self.deadlines.rejections_summary = self.rejections.summarize(now);
+        }
+        if due.accept_failures_summary.is_some() {
+            self.deadlines.accept_failures_summary = self.accept_failures.summarize(now);
+        }
+        if self.stop.is_stopping() && self.deadlines.grace_end.is_none() {
+            self.begin_stop();
+        }
+        self.stop_progress()
+    }
+
+    /// Once stopping: the loop is over when every connection has closed,
+    /// or when the grace period has run out.
+    fn stop_progress(&self) -> ControlFlow<()> {
+        let Some(grace_end) = self.deadlines.grace_end else {
+            return ControlFlow::Continue(());
+        };
+        if self.connections.is_empty() {
+            return ControlFlow::Break(());
+        }
+        if self.ctx.now < grace_end {
+            return ControlFlow::Continue(());
+        }
+        let owing = self
+            .connections
+            .iter()
+            .filter(|(_, client)| !client.conn.write_shut())
+            .count();
+        warn!(
+            "grace period over: closing {} connections ({owing} still owed bytes, \
+             the others had not closed after our end of stream)",
+            self.connections.len()
+        );
+        ControlFlow::Break(())
+    }
+
+    /// Closes what is left and says what the server did.
+    fn finish(mut self) -> Stats {
         for key in self
             .connections
             .iter()
@@ -385,65 +372,21 @@ impl Server {
             );
             self.closing.drain(..).for_each(std::mem::forget);
         }
-        let counters = self.ctx.counters;
         // Every connection is closed: what they owed was released with them.
-        debug_assert_eq!(counters.pending_bytes, 0, "bytes still owed after run");
-        self.stats.bytes = ByteStats {
-            received: counters.bytes_received,
-            echoed: counters.bytes_echoed,
-            discarded: counters.bytes_discarded,
-            peak_pending_one: counters.peak_pending_one,
-            peak_pending_total: counters.peak_pending_total,
+        debug_assert_eq!(self.ctx.pending, 0, "bytes still owed after run");
+        let stats = Stats {
+            bytes: self.ctx.bytes,
+            ..self.stats
         };
-        let stats = self.stats;
         info!("stopped: {stats}");
-        Ok(stats)
-    }
-
-    /// How long the next poll may sleep: until the earliest timer, or not at
-    /// all when connections yielded work.
-    fn poll_timeout(&self) -> Option<Duration> {
-        if !self.yielded.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        [
-            self.next_idle_sweep,
-            self.accept_paused_until,
-            self.next_close_retry,
-            self.stop_deadline,
-            self.rejections.due(),
-            self.accept_failures.due(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|at| at.saturating_duration_since(self.ctx.now))
-    }
-
-    fn on_timers(&mut self) {
-        let now = self.ctx.now;
-        if self.accept_paused_until.is_some_and(|at| now >= at) {
-            self.accept_paused_until = None;
-            debug!("resuming accepts");
-            (0..self.listeners.len()).for_each(|i| self.accept_all(i));
-        }
-        if self.next_idle_sweep.is_some_and(|at| now >= at) {
-            self.close_idle();
-            self.schedule_idle_sweep();
-        }
-        if self.next_close_retry.is_some_and(|at| now >= at) {
-            self.closing.retain(sys::close_would_wait);
-            self.next_close_retry = (!self.closing.is_empty()).then(|| now + CLOSE_RETRY);
-        }
-        self.rejections.report(now);
-        self.accept_failures.report(now);
+        stats
     }
 
     /// Idle connections are found by a sweep a few times per timeout period:
     /// no per-connection timer, and a connection closes at most a quarter of
     /// the timeout late.
     fn schedule_idle_sweep(&mut self) {
-        self.next_idle_sweep = self.config.idle_timeout.map(|timeout| {
+        self.deadlines.idle_sweep = self.ctx.config.idle_timeout.map(|timeout| {
             let every = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
             self.ctx.now + every
         });
@@ -457,7 +400,7 @@ impl Server {
     /// once. A lingering connection whose peer has not closed within the
     /// timeout is then closed.
     fn close_idle(&mut self) {
-        let Some(timeout) = self.config.idle_timeout else {
+        let Some(timeout) = self.ctx.config.idle_timeout else {
             return;
         };
         let now = self.ctx.now;
@@ -471,7 +414,7 @@ impl Server {
                 }
                 Some(_) => {}
                 None if now.saturating_duration_since(client.conn.last_active()) < timeout => {}
-                None if client.conn.owed_len(&self.ctx.greeting) == 0 => to_linger.push(key),
+                None if client.conn.owed_len() == 0 => to_linger.push(key),
                 None => to_reset.push(key),
             }
         }
@@ -489,7 +432,7 @@ impl Server {
             debug!(
                 "{}: idle for {timeout:?} with {} bytes it does not read, resetting it",
                 client.peer,
-                client.conn.owed_len(&self.ctx.greeting)
+                client.conn.owed_len()
             );
             self.reset(key);
         }
@@ -504,7 +447,7 @@ impl Server {
 
     /// Accepts every connection waiting on listener `i`.
     fn accept_all(&mut self, i: usize) {
-        if self.accept_paused_until.is_some() {
+        if self.deadlines.accept_resume.is_some() {
             return;
         }
         loop {
@@ -530,8 +473,9 @@ impl Server {
                         AcceptError::Exhausted => ("out of descriptors or buffers", Level::Warn),
                         AcceptError::Unexpected => ("unexpected error", Level::Error),
                     };
-                    let pause = self.config.accept_pause;
-                    if self.accept_failures.note(self.ctx.now) {
+                    let pause = self.ctx.config.accept_pause;
+                    let summary = &mut self.deadlines.accept_failures_summary;
+                    if self.accept_failures.note(summary, self.ctx.now) {
                         log!(
                             log_level,
                             "accepting: {} ({what}); pausing accepts for {pause:?} \
@@ -547,7 +491,7 @@ impl Server {
                     // The listener stays registered: with edge-triggered
                     // readiness no event repeats until we accept again, so
                     // the pause costs no CPU, and the timer resumes accepting.
-                    self.accept_paused_until = Some(self.ctx.now + pause);
+                    self.deadlines.accept_resume = Some(self.ctx.now + pause);
                     self.stats.accept_pauses += 1;
                     return;
                 }
@@ -559,17 +503,18 @@ impl Server {
         let key = self.connections.vacant_key();
         let token = Token(key + self.first_connection);
         let peer = Peer { addr, token };
-        if self.connections.len() + self.closing.len() >= self.config.max_connections {
+        if self.connections.len() + self.closing.len() >= self.ctx.config.max_connections {
             // A reset, not an end of stream: the client learns it was refused
             // (not served and finished), and the server keeps no TIME_WAIT
             // state for the clients it sheds.
             reset_on_close(&stream, peer);
             self.stats.connections_rejected += 1;
-            if self.rejections.note(self.ctx.now) {
+            let summary = &mut self.deadlines.rejections_summary;
+            if self.rejections.note(summary, self.ctx.now) {
                 warn!(
                     "{peer}: over the limit of {} connections, closing it \
                      (further rejections are summed up once a minute)",
-                    self.config.max_connections
+                    self.ctx.config.max_connections
                 );
             } else {
                 debug!("{peer}: over the limit, closing it");
@@ -594,7 +539,7 @@ impl Server {
         self.connections.insert(Client {
             stream,
             peer,
-            conn: Connection::new(self.ctx.now),
+            conn: Connection::new(&self.ctx),
         });
         self.stats.connections_served += 1;
         self.stats.peak_connections = self.stats.peak_connections.max(self.connections.len());
@@ -628,7 +573,7 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut client = self.connections.remove(key);
-        client.conn.discard(&mut self.ctx.counters);
+        client.conn.discard(&mut self.ctx);
         // Dropping the stream closes it and removes it from the selector,
         // unless the close would wait on the peer: then it waits here.
         if sys::close_would_wait(&client.stream) {
@@ -640,7 +585,8 @@ impl Server {
                 debug!("{}: deregistering: {}", client.peer, describe(&err));
             }
             self.closing.push(client.stream);
-            self.next_close_retry
+            self.deadlines
+                .close_retry
                 .get_or_insert(self.ctx.now + CLOSE_RETRY);
         }
     }
@@ -658,17 +604,17 @@ impl Server {
     fn begin_stop(&mut self) {
         // The grace counts from now, not from when this turn's poll
         // returned: a request that arrived while the turn ran must still
-        // get the whole grace period (Wine showed a stop cut 0.2 ms early).
+        // get the whole grace period.
         self.ctx.now = Instant::now();
-        let deadline = self.ctx.now + self.config.shutdown_grace;
-        self.stop_deadline = Some(deadline);
+        let deadline = self.ctx.now + self.ctx.config.shutdown_grace;
+        self.deadlines.grace_end = Some(deadline);
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         info!(
             "stopping: no longer accepting; finishing {} connections for up to {:?}",
             self.connections.len(),
-            self.config.shutdown_grace
+            self.ctx.config.shutdown_grace
         );
         for key in self
             .connections
@@ -680,25 +626,6 @@ impl Server {
             self.drive(key, Readiness::default());
         }
     }
-}
-
-/// Refuses a list that would leave the server deaf or bind one address twice.
-fn check_addrs(addrs: &[SocketAddr]) -> io::Result<()> {
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "no address to listen on",
-        ));
-    }
-    for (i, addr) in addrs.iter().enumerate() {
-        if addrs[..i].contains(addr) {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("{addr} is given twice"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Binds every address, in order. Addresses with port 0 share one port:
@@ -798,66 +725,5 @@ fn count(limit: usize) -> String {
 fn reset_on_close(stream: &TcpStream, peer: Peer) {
     if let Err(err) = sys::set_reset_on_close(stream) {
         debug!("{peer}: asking for a reset on close: {}", describe(&err));
-    }
-}
-
-/// A recurring event worth a warning, reported without letting its cause
-/// (a hostile client, a descriptor shortage) control the log's volume: the
-/// first occurrence logs at once, later ones are counted and summed up at
-/// most once per [`Recurring::EVERY`].
-#[derive(Debug)]
-struct Recurring {
-    what: &'static str,
-    /// Occurrences since the last report.
-    count: u64,
-    /// When the current reporting window opened; `None` when quiet.
-    since: Option<Instant>,
-}
-
-impl Recurring {
-    const EVERY: Duration = Duration::from_secs(60);
-
-    fn new(what: &'static str) -> Recurring {
-        Recurring {
-            what,
-            count: 0,
-            since: None,
-        }
-    }
-
-    /// Records one occurrence; true when the caller should log it in full
-    /// (the first one after a quiet window).
-    fn note(&mut self, now: Instant) -> bool {
-        if self.since.is_none() {
-            self.since = Some(now);
-            return true;
-        }
-        self.count += 1;
-        false
-    }
-
-    /// When the current window ends, if one is open.
-    fn due(&self) -> Option<Instant> {
-        self.since.map(|since| since + Self::EVERY)
-    }
-
-    /// At the end of a window: warns with the count, if any, and opens the
-    /// next window; closes it when nothing happened.
-    fn report(&mut self, now: Instant) {
-        if self.due().is_none_or(|due| now < due) {
-            return;
-        }
-        if self.count == 0 {
-            self.since = None;
-            return;
-        }
-        warn!(
-            "{} {} in the last {}s",
-            self.count,
-            self.what,
-            Self::EVERY.as_secs()
-        );
-        self.count = 0;
-        self.since = Some(now);
     }
 }

@@ -47,6 +47,7 @@ mod black_box {
     fn malformed_arguments_are_one_line_usage_errors() {
         assert_usage_error(&["--max-pending", "abc"], "--max-pending");
         assert_usage_error(&["--max-pending", "0"], "--max-pending");
+        assert_usage_error(&["--max-connections", "0"], "--max-connections");
         assert_usage_error(&["--max-connections=-1"], "--max-connections");
         assert_usage_error(&["--max-connections", "-1"], "-1");
         assert_usage_error(&["--addr", "not-an-address"], "--addr");

@@ -349,9 +349,9 @@ fn thousands_of_connect_close_cycles_return_every_descriptor() {
 /// A client that sends its last bytes and its FIN at once, before the server
 /// reads anything: edge-triggered selectors report data and end of stream in
 /// one event, and the read that returns the data is short. The server must
-/// still read the end of stream, echo everything and close: it used to take
-/// the short read as proof of WouldBlock and wait for an event that never
-/// comes (until the idle timeout).
+/// still read the end of stream, echo everything and close, not take the
+/// short read as proof of WouldBlock and wait for an event that never comes
+/// (until the idle timeout).
 #[test]
 fn data_and_half_close_arriving_together_still_end_the_stream() {
     const CLIENTS: usize = 100;

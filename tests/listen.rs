@@ -126,3 +126,45 @@ fn no_address_or_one_address_twice_is_refused() {
         Server::bind(listening_on(&["127.0.0.1:0", "127.0.0.1:0"])).expect_err("an address twice");
     assert_eq!(err.to_string(), "127.0.0.1:0 is given twice");
 }
+
+/// A zero `max_pending`, `max_connections` or `backlog` is refused before
+/// anything is bound, naming the field and the value: the same values the
+/// flags refuse (tests/cli.rs).
+#[test]
+fn a_zero_count_is_refused_naming_its_field() {
+    let one = listening_on(&["127.0.0.1:0"]);
+    for (config, message) in [
+        (
+            Config {
+                max_pending: 0,
+                ..one.clone()
+            },
+            "max_pending must be at least 1, got 0",
+        ),
+        (
+            Config {
+                max_connections: 0,
+                ..one.clone()
+            },
+            "max_connections must be at least 1, got 0",
+        ),
+        (
+            Config {
+                backlog: 0,
+                ..one.clone()
+            },
+            "backlog must be at least 1, got 0",
+        ),
+    ] {
+        let err = Server::bind(config).expect_err(message);
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.to_string(), message);
+    }
+    let least = Config {
+        max_pending: 1,
+        max_connections: 1,
+        backlog: 1,
+        ..one
+    };
+    assert!(least.validate().is_ok());
+}

@@ -23,6 +23,7 @@
 
 use std::cell::RefCell;
 
+use portable_echo::Config;
 use portable_echo::connection::{Connection, Context, Outcome, Readiness};
 use portable_echo::testing::{Script, ScriptedStream, Selector};
 use proptest::test_runner::{
@@ -100,12 +101,12 @@ fn run_script(script: &Script, tally: &RefCell<Tally>) -> Result<(), TestCaseErr
     tally.cases += 1;
     tally.drives += ending.drives;
     tally.yielded += ending.yields;
-    tally.bytes_echoed += ending.counters.bytes_echoed;
+    tally.bytes_echoed += ending.bytes.echoed;
     match ending.outcome {
         Outcome::Finished => tally.finished += 1,
         _ => tally.failed += 1,
     }
-    if ending.counters.peak_pending_one == script.setup.max_pending {
+    if ending.bytes.peak_pending_one == script.setup.max_pending {
         tally.backpressured += 1;
     }
     Ok(())
@@ -143,16 +144,20 @@ fn injected_errors_fail_only_that_connection_with_that_error() {
 
 /// Data and FIN reported by one edge-triggered event: the read that returns
 /// the data is short, yet the end of stream is still to be read. The
-/// connection must finish without waiting for another event (it used to
-/// take the short read as proof of WouldBlock and hang until the idle
-/// timeout; tests/faults.rs has the same case over real sockets).
+/// connection must finish without waiting for another event: one that took
+/// the short read as proof of WouldBlock would hang until the idle timeout
+/// (tests/faults.rs has the same case over real sockets).
 #[test]
 fn data_and_end_of_stream_in_one_event_finish_without_another() {
     for short_io in [true, false] {
-        let mut ctx = Context::new(b"hi\n", 64)
-            .with_short_io_proves_would_block(short_io)
-            .with_read_buf_len(64);
-        let mut conn = Connection::new(ctx.now);
+        let mut ctx = Context::new(Config {
+            greeting: b"hi\n".to_vec(),
+            max_pending: 64,
+            ..Config::default()
+        })
+        .with_short_io_proves_would_block(short_io)
+        .with_read_buf_len(64);
+        let mut conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"last words");
         stream.eof_after_data = true;
         let ready = Readiness {

@@ -5,16 +5,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::windows::io::AsRawSocket;
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Registry, Token};
+use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
 use windows_sys::Win32::Networking::WinSock::{
     SO_EXCLUSIVEADDRUSE, SOCKET, SOL_SOCKET, WSA_NOT_ENOUGH_MEMORY, WSAECONNABORTED, WSAECONNRESET, WSAEMFILE,
     WSAENOBUFS, WSAENOTCONN, WSAETIMEDOUT, setsockopt,
 };
 
-use super::{Accepted, DescriptorLimit, OnStopRequest};
+use super::OnStopRequest;
 
+// Sockets are handles here: no descriptor limit to raise or table to grow,
+// and no readable cap on the listen queue (see shared.rs).
+pub(crate) use super::shared::{
+    accept, close_would_wait, listen_backlog_cap, raise_descriptor_limit, reserve_descriptors,
+    set_reset_on_close,
+};
 pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
 
@@ -45,33 +50,6 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpLis
     Ok(TcpListener::from_std(socket.into()))
 }
 
-/// Windows has no readable system-wide cap; `bind_listener` asks for the
-/// backlog itself through `SOMAXCONN_HINT`.
-pub(crate) fn listen_backlog_cap() -> Option<u32> {
-    None
-}
-
-/// Windows has no per-process descriptor limit to raise (sockets are
-/// handles, limited only by memory).
-pub(crate) fn raise_descriptor_limit(_needed: usize) -> io::Result<Option<DescriptorLimit>> {
-    Ok(None)
-}
-
-/// Windows grows its handle table by itself, without a pause the loop would
-/// see: nothing to do ahead of time.
-pub(crate) fn reserve_descriptors(_listener: &TcpListener, _count: usize) -> io::Result<()> {
-    Ok(())
-}
-
-/// mio's accept (the accepted socket is made non-blocking there).
-pub(crate) fn accept(
-    listener: &mut TcpListener,
-    _registry: &Registry,
-    _token: Token,
-) -> io::Result<Accepted> {
-    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
-}
-
 fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
     let enable: i32 = 1;
     // SAFETY: the socket handle is valid for the call; optval points to an
@@ -90,12 +68,6 @@ fn set_exclusive_address_use(socket: &Socket) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// SO_LINGER with a zero timeout: closing sends a reset and discards what
-/// is unsent, instead of an end of stream.
-pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
-    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
 /// What accept returns when the connection it took failed before it was
@@ -117,11 +89,6 @@ pub(crate) const RESOURCE_EXHAUSTION: &[i32] = &[WSAEMFILE, WSAENOBUFS, WSA_NOT_
 /// Ctrl-C and Ctrl-Break (the console's way to ask a program to stop).
 pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
     ctrlc::set_handler(move || on_signal("Ctrl-C/Ctrl-Break")).map_err(io::Error::other)
-}
-
-/// Closing never waits for the peer here.
-pub(crate) fn close_would_wait(_stream: &TcpStream) -> bool {
-    false
 }
 
 #[cfg(test)]

@@ -70,6 +70,13 @@
 //!   registered in the loop's `Poll` instead.
 //! * `Waker`: wakes the event loop from another thread (`mio::Waker`; a stub
 //!   on WASI, where mio has no public waker and there is no other thread).
+//!
+//! Where platforms agree, their backends share one definition instead of
+//! each writing it out: shared.rs holds those (mio's accept, a close that
+//! never waits, SO_LINGER 0, accept's errno lists, and outside Unix no
+//! descriptor limit, descriptor table or readable backlog cap), unix.rs
+//! what every Unix backend shares, wasi.rs what both WASI backends share;
+//! a backend `pub(crate) use`s them and defines only what is its own.
 
 use std::io;
 use std::net::SocketAddr;
@@ -126,6 +133,8 @@ pub(crate) fn accept_error(err: &io::Error) -> AcceptError {
 /// What `watch_shutdown_signals` and `StdinEof::watch` call with the
 /// request's name (`SIGTERM`, `end of standard input`).
 pub(crate) type OnStopRequest = Box<dyn Fn(&'static str) + Send + 'static>;
+
+mod shared;
 
 #[cfg(unix)]
 mod unix;

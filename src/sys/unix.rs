@@ -5,14 +5,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Registry, Token};
+use mio::net::TcpListener;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::{Domain, Socket, Type};
 
-use super::{Accepted, DescriptorLimit, OnStopRequest};
+use super::{DescriptorLimit, OnStopRequest};
 
+pub(crate) use super::shared::{
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, accept, close_would_wait, set_reset_on_close,
+};
 pub(crate) use super::stdin_thread::StdinEof;
 pub(crate) use mio::Waker;
 
@@ -138,10 +140,10 @@ fn sysctl_int(name: &std::ffi::CStr) -> Option<libc::c_int> {
 /// Grows the descriptor table at once to hold `count` descriptors (capped at
 /// the soft RLIMIT_NOFILE), so a burst of connections does not grow it one
 /// doubling at a time while clients wait. On Linux each growth of the table
-/// of a process with more than one thread waits for an RCU grace period
-/// (`expand_fdtable` calls `synchronize_rcu`): with the signal thread
-/// running, a fresh server stalled five times for several milliseconds in
-/// its first burst of 2,000 connections, and greeted them 20 to 40 ms late.
+/// of a process with more than one thread (the binary has its signal
+/// thread) waits for an RCU grace period (`expand_fdtable` calls
+/// `synchronize_rcu`): each doubling during a burst stalls the loop for
+/// milliseconds, and every client in the listen queue waits with it.
 ///
 /// `fcntl(F_DUPFD_CLOEXEC, n)` takes the lowest free descriptor at or above
 /// `n` (it never replaces one in use, unlike `dup2`) and grows the table to
@@ -163,53 +165,6 @@ pub(crate) fn reserve_descriptors(listener: &TcpListener, count: usize) -> io::R
     Ok(())
 }
 
-/// mio's accept (accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC where it exists).
-pub(crate) fn accept(
-    listener: &mut TcpListener,
-    _registry: &Registry,
-    _token: Token,
-) -> io::Result<Accepted> {
-    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
-}
-
-/// SO_LINGER with a zero timeout: closing sends a reset and discards what
-/// is unsent, instead of an end of stream.
-pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
-    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
-}
-
-/// What accept returns when the connection it took failed in the listen
-/// queue: retried, as Linux's accept(2) asks ("Linux accept() (and
-/// accept4()) passes already-pending network errors on the new socket as an
-/// error code from accept() ... the application should detect the network
-/// errors defined for the protocol after accept() and treat them like
-/// EAGAIN by retrying": ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET,
-/// EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH, and EPERM, "Firewall rules forbid
-/// connection"); the BSDs' and macOS' ECONNABORTED, "a connection arrived,
-/// but it was closed while waiting on the listen queue" (FreeBSD accept(2));
-/// a reset, and a timeout pending on the new socket.
-pub(crate) const LOST_BEFORE_ACCEPT: &[i32] = &[
-    libc::ECONNABORTED,
-    libc::ECONNRESET,
-    libc::ETIMEDOUT,
-    libc::ENETDOWN,
-    libc::ENETUNREACH,
-    libc::EHOSTDOWN,
-    libc::EHOSTUNREACH,
-    libc::EPROTO,
-    libc::ENOPROTOOPT,
-    libc::EOPNOTSUPP,
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    libc::ENONET,
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    libc::EPERM,
-];
-
-/// Out of descriptors (per process, per system) or of socket buffers and
-/// memory (accept(2): "ENOBUFS, ENOMEM Not enough free memory").
-pub(crate) const RESOURCE_EXHAUSTION: &[i32] =
-    &[libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
-
 pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
@@ -224,11 +179,6 @@ pub(crate) fn watch_shutdown_signals(on_signal: OnStopRequest) -> io::Result<()>
             }
         })?;
     Ok(())
-}
-
-/// Closing never waits for the peer here.
-pub(crate) fn close_would_wait(_stream: &TcpStream) -> bool {
-    false
 }
 
 #[cfg(test)]

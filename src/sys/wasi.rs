@@ -1,44 +1,11 @@
-//! Pieces shared by both WASI backends: no signals, no other thread to wake
-//! the loop from, and WASI's errno values.
+//! Pieces shared by both WASI backends: no signals, and no other thread to
+//! wake the loop from.
 
 use std::io;
 
-use mio::net::TcpListener;
 use mio::{Registry, Token};
 
-use super::{DescriptorLimit, OnStopRequest};
-
-/// wasi-libc's errno values for a connection lost before it was accepted:
-/// those of Linux's accept(2) list that WASI has (it has no EHOSTDOWN or
-/// ENONET), as the runtime passes on the host's, and the BSDs' abort.
-pub(crate) const LOST_BEFORE_ACCEPT: &[i32] = &[
-    libc::ECONNABORTED,
-    libc::ECONNRESET,
-    libc::ETIMEDOUT,
-    libc::ENETDOWN,
-    libc::ENETUNREACH,
-    libc::EHOSTUNREACH,
-    libc::EPROTO,
-    libc::ENOPROTOOPT,
-    libc::EOPNOTSUPP,
-    libc::EPERM,
-];
-
-/// The errno values of wasi-libc that mean descriptors or memory ran out.
-pub(crate) const RESOURCE_EXHAUSTION: &[i32] =
-    &[libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
-
-/// WASI has no RLIMIT_NOFILE: descriptors are the runtime's (which has the
-/// host's limit, raised or not by the runtime itself).
-pub(crate) fn raise_descriptor_limit(_needed: usize) -> io::Result<Option<DescriptorLimit>> {
-    Ok(None)
-}
-
-/// wasi-libc's `fcntl` has no F_DUPFD, and its descriptor table is not the
-/// kernel's: nothing to grow ahead of time.
-pub(crate) fn reserve_descriptors(_listener: &TcpListener, _count: usize) -> io::Result<()> {
-    Ok(())
-}
+use super::OnStopRequest;
 
 /// WASI has no signals: a WASI server stops cleanly on the end of its
 /// standard input (`--stop-on-stdin-eof`), or ends with its runtime.

@@ -8,12 +8,15 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
-use super::{Accepted, OnStopRequest};
+use super::OnStopRequest;
 
-pub(crate) use super::wasi::{
-    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, Waker, raise_descriptor_limit, reserve_descriptors,
-    watch_shutdown_signals,
+// As on WASI preview 2; accept and close serve no connection here, since
+// nothing can be bound.
+pub(crate) use super::shared::{
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, accept, close_would_wait, listen_backlog_cap,
+    raise_descriptor_limit, reserve_descriptors,
 };
+pub(crate) use super::wasi::{Waker, watch_shutdown_signals};
 
 pub(crate) const BACKEND: &str = "wasi";
 
@@ -25,24 +28,6 @@ pub(crate) const SHORT_IO_PROVES_WOULD_BLOCK: bool = false;
 
 pub(crate) fn bind_listener(_addr: SocketAddr, _backlog: u32) -> io::Result<TcpListener> {
     Err(io::Error::new(io::ErrorKind::Unsupported, BIND_UNSUPPORTED))
-}
-
-pub(crate) fn listen_backlog_cap() -> Option<u32> {
-    None
-}
-
-/// Never called: no listener exists on WASI preview 1.
-pub(crate) fn accept(
-    listener: &mut TcpListener,
-    _registry: &Registry,
-    _token: Token,
-) -> io::Result<Accepted> {
-    listener.accept().map(|(stream, peer)| (stream, Some(peer)))
-}
-
-/// Never called: no connection exists on WASI preview 1.
-pub(crate) fn close_would_wait(_stream: &TcpStream) -> bool {
-    false
 }
 
 /// Never called: no connection exists on WASI preview 1.

@@ -24,10 +24,11 @@ use socket2::{Domain, Socket, Type};
 
 use super::{Accepted, OnStopRequest};
 
-pub(crate) use super::wasi::{
-    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, Waker, raise_descriptor_limit, reserve_descriptors,
-    watch_shutdown_signals,
+pub(crate) use super::shared::{
+    LOST_BEFORE_ACCEPT, RESOURCE_EXHAUSTION, listen_backlog_cap, raise_descriptor_limit,
+    reserve_descriptors, set_reset_on_close,
 };
+pub(crate) use super::wasi::{Waker, watch_shutdown_signals};
 
 /// mio's selector here is poll(2) (mio 1.2.5 `src/sys/unix/mod.rs` lists
 /// `target_os = "wasi"` for `selector/poll.rs`).
@@ -51,11 +52,6 @@ pub(crate) fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpLis
     Ok(TcpListener::from_std(socket.into()))
 }
 
-/// The cap is the host kernel's, which a WASI program cannot read.
-pub(crate) fn listen_backlog_cap() -> Option<u32> {
-    None
-}
-
 /// Accepts without asking for the peer's address, non-blocking from the
 /// start, and re-arms the listener on `WouldBlock`. Why not mio's
 /// `TcpListener::accept`:
@@ -64,12 +60,12 @@ pub(crate) fn listen_backlog_cap() -> Option<u32> {
 ///   `fcntl(F_SETFL, O_NONBLOCK)` on WASI. The wasi-libc in Rust 1.95's
 ///   wasm32-wasip2 sysroot (its `wasip2_tcp.c` layout, wasi-sdk-29/30) has
 ///   no `fcntl_setfl` for sockets, so `fcntl` fails with EINVAL and every
-///   accept fails. Fixed in wasi-libc d974bce0 (2026-02-17, "implement
+///   accept fails. Fixed in wasi-libc d974bce0 ("implement
 ///   `F_{GET,SET}FL` for `fcntl` for sockets", first in wasi-sdk-31). Here
 ///   `accept4(SOCK_NONBLOCK)` sets it in the one call instead.
 /// * mio asks for the peer's address. wasi-libc's `tcp_accept4`
-///   (`wasip2_tcp.c` at wasi-sdk-30, still in `tcp.c` at 476bd3c,
-///   2026-08-20) calls `abort()` when `remote-address` fails, and wasmtime
+///   (`wasip2_tcp.c` at wasi-sdk-30, still in `tcp.c` at 476bd3c)
+///   calls `abort()` when `remote-address` fails, and wasmtime
 ///   48.0.0 fails it with `invalid-state` for a client that reset before it
 ///   was accepted (`crates/wasi/src/sockets/tcp.rs` `remote_address`: the
 ///   host's ENOTCONN maps to `InvalidState`). One such client would trap
@@ -109,20 +105,14 @@ pub(crate) fn accept(
 /// completes a pending write before it closes an output stream, and waits
 /// for the socket to be writable even without one (crates/wasi/src/p2/
 /// tcp.rs at v48.0.0: `TcpWriter::cancel` awaits `ready`), so closing a
-/// stream whose peer reads nothing hangs: under a stalled client, the idle
-/// reset and the end of a stop's grace period did. Not writable at once
+/// stream whose peer reads nothing hangs the loop (the idle reset and the
+/// end of a stop's grace period close such streams). Not writable at once
 /// (poll(2) with no timeout reports nothing) means the close would wait.
 pub(crate) fn close_would_wait(stream: &TcpStream) -> bool {
     let mut pollfd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
     // SAFETY: one valid pollfd for an open descriptor; no timeout.
     // Writable, or an error the close will not wait for: close now.
     unsafe { libc::poll(&mut pollfd, 1, 0) == 0 }
-}
-
-/// SO_LINGER with a zero timeout: closing sends a reset and discards what
-/// is unsent, instead of an end of stream.
-pub(crate) fn set_reset_on_close(stream: &TcpStream) -> io::Result<()> {
-    socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO))
 }
 
 /// Standard input registered in the loop's `Poll` (wasmtime 48: data and

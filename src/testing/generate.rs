@@ -147,7 +147,8 @@ impl From<Input> for Script {
         Script {
             setup: Setup {
                 greeting: input.greeting,
-                max_pending: usize::from(input.max_pending),
+                // 0 is no setting the server accepts (Config::validate).
+                max_pending: usize::from(input.max_pending.max(1)),
                 short_io_proves_would_block: input.short_io_proves_would_block,
                 // 0 would never read (Context does not clamp it; the
                 // server always uses 16).

@@ -12,14 +12,16 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use crate::connection::{Connection, Context, Counters, Outcome, Readiness};
+use crate::connection::{Connection, Context, Outcome, Readiness};
 use crate::testing::ScriptedStream;
+use crate::{ByteStats, Config};
+
 /// The settings of the [`Context`] a script runs under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
     /// Written before any echoed byte (any bytes, possibly none).
     pub greeting: Vec<u8>,
-    /// Cap on the pending queue (`Context::new` raises 0 to 1).
+    /// Cap on the pending queue (at least 1, as [`Config::validate`] asks).
     pub max_pending: usize,
     /// Whether a short read or write proves the socket would block.
     pub short_io_proves_would_block: bool,
@@ -34,9 +36,18 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The context these settings describe.
+    /// The context these settings describe. Panics on settings the server
+    /// would refuse ([`Config::validate`]).
     pub fn context(&self) -> Context {
-        let mut ctx = Context::new(&self.greeting, self.max_pending)
+        let config = Config {
+            greeting: self.greeting.clone(),
+            max_pending: self.max_pending,
+            ..Config::default()
+        };
+        if let Err(err) = config.validate() {
+            panic!("a setup the server would refuse: {err}");
+        }
+        let mut ctx = Context::new(config)
             .with_short_io_proves_would_block(self.short_io_proves_would_block)
             .with_read_buf_len(self.read_buf_len);
         ctx.reads_per_turn = self.reads_per_turn;
@@ -134,8 +145,8 @@ pub struct Ending {
     pub drives: u64,
     /// Drives that returned `Yielded`.
     pub yields: u64,
-    /// The context's counters after the connection was discarded.
-    pub counters: Counters,
+    /// The context's byte counts after the connection was discarded.
+    pub bytes: ByteStats,
 }
 
 impl Script {
@@ -179,18 +190,18 @@ impl Script {
             yields,
             ..
         } = run;
-        conn.discard(&mut ctx.counters);
-        if ctx.counters.pending_bytes != 0 {
+        conn.discard(&mut ctx);
+        if ctx.pending != 0 {
             return Err(format!(
                 "{} pending bytes counted after the connection was discarded",
-                ctx.counters.pending_bytes
+                ctx.pending
             ));
         }
         Ok(Ending {
             outcome,
             drives: checker.drives,
             yields,
-            counters: ctx.counters,
+            bytes: ctx.bytes,
         })
     }
 }
@@ -215,7 +226,7 @@ struct Run {
 impl Run {
     fn new(setup: &Setup) -> Run {
         let ctx = setup.context();
-        let conn = Connection::new(ctx.now);
+        let conn = Connection::new(&ctx);
         let mut stream = ScriptedStream::new(b"");
         stream.write_capacity = setup.write_capacity;
         Run {
@@ -322,18 +333,16 @@ impl Run {
         self.apply(&Op::WriteCapacity(None), selector)?;
         self.apply(&Op::HalfClose, selector)?;
         // Each drive moves at least one byte, reads the end of stream, or ends.
-        let greeting = &self.ctx.greeting;
-        let bound = self.stream.unread() + self.conn.owed_len(greeting) + 3;
+        let bound = self.stream.unread() + self.conn.owed_len() + 3;
         for _ in 0..bound {
             if self.checker.ended() || !self.wake(selector)? {
                 break;
             }
         }
-        let greeting = &self.ctx.greeting;
         match &self.outcome {
             Outcome::Finished => {
-                let mut expected = greeting.to_vec();
-                let received = self.ctx.counters.bytes_received as usize;
+                let mut expected = self.ctx.config.greeting.clone();
+                let received = self.ctx.bytes.received as usize;
                 expected.extend_from_slice(&self.stream.consumed()[..received]);
                 if self.stream.written() != &expected[..] || !self.stream.write_shut {
                     return Err(format!(
@@ -351,7 +360,7 @@ impl Run {
                  or waiting for an event that never comes: {} bytes unread, {} owed, \
                  end of stream read: {}",
                 self.stream.unread(),
-                self.conn.owed_len(greeting),
+                self.conn.owed_len(),
                 self.conn.read_closed()
             )),
         }
@@ -359,7 +368,7 @@ impl Run {
 }
 
 /// Checks one connection's invariants after each drive. Its context must
-/// serve no other connection (the counters are the context's).
+/// serve no other connection (the byte counts are the context's).
 #[derive(Debug, Default)]
 pub struct Checker {
     ended: bool,
@@ -367,13 +376,6 @@ pub struct Checker {
     /// Bytes written that were already checked (the output only grows, so
     /// each drive checks only the new ones: linear in the bytes moved).
     checked: usize,
-}
-
-/// What the checks compare with: the state just before a drive.
-struct Before {
-    lingering_since: Option<std::time::Instant>,
-    bytes_received: u64,
-    reads: usize,
 }
 
 impl Checker {
@@ -389,11 +391,11 @@ impl Checker {
     /// * bytes read are counted once: as received (echo input) until the
     ///   connection lingers, as discarded after; none more is received once
     ///   it lingers;
-    /// * `bytes_echoed` is the number of bytes written after the greeting,
-    ///   and `bytes_received == bytes_echoed + pending` (on `Failed`, the
+    /// * `bytes.echoed` is the number of bytes written after the greeting,
+    ///   and `bytes.received == bytes.echoed + pending` (on `Failed`, the
     ///   chunk being echoed when the error came may be dropped);
-    /// * the pending queue never exceeds `max_pending`, and the counters'
-    ///   `pending_bytes` and `peak_pending_one` agree;
+    /// * the pending queue never exceeds `max_pending`, and the context's
+    ///   `pending` and `bytes.peak_pending_one` agree;
     /// * nothing is written after our write side is shut down, and it is
     ///   shut down only when nothing is owed and the echo has ended;
     /// * no more reads per drive than `reads_per_turn`, and `Yielded` only
@@ -416,219 +418,318 @@ impl Checker {
         }
         let before = Before {
             lingering_since: conn.lingering_since(),
-            bytes_received: ctx.counters.bytes_received,
+            bytes_received: ctx.bytes.received,
             reads: stream.reads,
         };
         let outcome = conn.drive(stream, ready, ctx);
         self.drives += 1;
         self.ended = matches!(outcome, Outcome::Finished | Outcome::Failed(_));
-        check(&before, self.checked, &outcome, conn, stream, ctx)
+        let drive = Drive {
+            before,
+            checked: self.checked,
+            outcome: &outcome,
+            conn,
+            stream,
+            ctx,
+        };
+        Checker::check(&drive)
             .map_err(|violation| format!("after drive {} ({ready:?}): {violation}", self.drives))?;
         self.checked = stream.written().len();
         Ok(outcome)
     }
+
+    /// Every invariant of [`Checker::drive`], one concern at a time.
+    fn check(drive: &Drive<'_>) -> Result<(), String> {
+        drive.reads_counted_once()?;
+        drive.nothing_echoed_while_lingering()?;
+        drive.greeting_first()?;
+        drive.echo_in_order()?;
+        drive.backpressure()?;
+        drive.owed_is_what_arrived()?;
+        drive.end_of_stream()?;
+        drive.read_budget()?;
+        drive.outcome()
+    }
 }
 
-fn check(
-    before: &Before,
-    checked: usize,
-    outcome: &Outcome,
-    conn: &Connection,
-    stream: &ScriptedStream,
-    ctx: &Context,
-) -> Result<(), String> {
-    macro_rules! ensure {
-        ($cond:expr, $($msg:tt)+) => {
-            if !$cond {
-                return Err(format!($($msg)+));
-            }
-        };
-    }
-    let counters = &ctx.counters;
-    let greeting = &ctx.greeting[..];
-    let failed = matches!(outcome, Outcome::Failed(_));
+/// Fails the check it stands in, with the message, unless `$cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
 
-    // Bytes read: counted once, as echo input until lingering, then discarded.
-    let consumed = stream.consumed();
-    let received = counters.bytes_received as usize;
-    ensure!(
-        received as u64 + counters.bytes_discarded == consumed.len() as u64,
-        "{} bytes read, counted {} received + {} discarded",
-        consumed.len(),
-        received,
-        counters.bytes_discarded
-    );
-    if before.lingering_since.is_some() {
+/// What the checks compare with: the state just before a drive.
+struct Before {
+    lingering_since: Option<std::time::Instant>,
+    bytes_received: u64,
+    reads: usize,
+}
+
+/// One drive as the checks see it: the state before, and the connection,
+/// its socket and its context after.
+struct Drive<'a> {
+    before: Before,
+    /// Bytes written that earlier drives checked.
+    checked: usize,
+    outcome: &'a Outcome,
+    conn: &'a Connection,
+    stream: &'a ScriptedStream,
+    ctx: &'a Context,
+}
+
+impl Drive<'_> {
+    fn greeting(&self) -> &[u8] {
+        &self.ctx.config.greeting
+    }
+
+    /// Bytes read for echo (received, not discarded), in order.
+    fn echo_input(&self) -> &[u8] {
+        &self.stream.consumed()[..self.ctx.bytes.received as usize]
+    }
+
+    /// What was written: the greeting's part, then the echo's.
+    fn written(&self) -> (&[u8], &[u8]) {
+        let written = self.stream.written();
+        written.split_at(written.len().min(self.greeting().len()))
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed(_))
+    }
+
+    /// Every byte read is counted once: as received, or as discarded.
+    fn reads_counted_once(&self) -> Result<(), String> {
+        let bytes = &self.ctx.bytes;
+        let consumed = self.stream.consumed().len();
         ensure!(
-            counters.bytes_received == before.bytes_received,
+            bytes.received + bytes.discarded == consumed as u64,
+            "{consumed} bytes read, counted {} received + {} discarded",
+            bytes.received,
+            bytes.discarded
+        );
+        Ok(())
+    }
+
+    /// Once lingering, nothing more is received for echo, and the
+    /// connection lingers on from the same moment.
+    fn nothing_echoed_while_lingering(&self) -> Result<(), String> {
+        if self.before.lingering_since.is_none() {
+            return Ok(());
+        }
+        let received = self.ctx.bytes.received;
+        ensure!(
+            received == self.before.bytes_received,
             "{} bytes received for echo while lingering",
-            counters.bytes_received - before.bytes_received
+            received - self.before.bytes_received
         );
         ensure!(
-            conn.lingering_since() == before.lingering_since,
+            self.conn.lingering_since() == self.before.lingering_since,
             "stopped lingering, or the lingering start moved"
         );
+        Ok(())
     }
 
-    // What was written: the greeting, then a prefix of the echo input.
-    let written = stream.written();
-    let (greeted, echoed) = written.split_at(written.len().min(greeting.len()));
-    let echo_input = &consumed[..received];
-    ensure!(
-        echoed.len() <= received,
-        "wrote {} echo bytes, only {received} were received",
-        echoed.len()
-    );
-    // Only the bytes written since the last check (earlier ones matched
-    // then, and neither the output nor the echo input changes behind).
-    let new_greeting = checked.min(greeted.len())..greeted.len();
-    ensure!(
-        greeted[new_greeting.clone()] == greeting[new_greeting],
-        "the first {} bytes written are not the greeting's",
-        greeted.len()
-    );
-    let new_echo = checked.saturating_sub(greeting.len()).min(echoed.len())..echoed.len();
-    ensure!(
-        echoed[new_echo.clone()] == echo_input[new_echo],
-        "wrote {} echo bytes that are not the first of the {} received, in order",
-        echoed.len(),
-        received
-    );
-    ensure!(
-        counters.bytes_echoed == echoed.len() as u64,
-        "bytes_echoed is {}, {} echo bytes were written",
-        counters.bytes_echoed,
-        echoed.len()
-    );
+    /// What was written starts with the greeting (only the bytes written
+    /// since the last check: earlier ones matched then).
+    fn greeting_first(&self) -> Result<(), String> {
+        let (greeted, _) = self.written();
+        let new = self.checked.min(greeted.len())..greeted.len();
+        ensure!(
+            greeted[new.clone()] == self.greeting()[new],
+            "the first {} bytes written are not the greeting's",
+            greeted.len()
+        );
+        Ok(())
+    }
 
-    // What is owed.
-    let pending = conn.pending_len();
-    ensure!(
-        pending <= ctx.max_pending,
-        "pending {pending} over max_pending {}",
-        ctx.max_pending
-    );
-    ensure!(
-        counters.pending_bytes == pending,
-        "pending_bytes is {}, the queue holds {pending}",
-        counters.pending_bytes
-    );
-    ensure!(
-        counters.peak_pending_one <= ctx.max_pending,
-        "peak_pending_one {} over max_pending {}",
-        counters.peak_pending_one,
-        ctx.max_pending
-    );
-    let echoed_or_pending = counters.bytes_echoed + pending as u64;
-    if failed {
+    /// After the greeting come the bytes received, in order, and
+    /// `bytes.echoed` counts them.
+    fn echo_in_order(&self) -> Result<(), String> {
+        let (_, echoed) = self.written();
+        let echo_input = self.echo_input();
+        let received = echo_input.len();
         ensure!(
-            counters.bytes_received >= echoed_or_pending,
-            "{echoed_or_pending} bytes echoed or pending, only {received} received"
+            echoed.len() <= received,
+            "wrote {} echo bytes, only {received} were received",
+            echoed.len()
         );
-    } else {
+        // Only the bytes written since the last check (neither the output
+        // nor the echo input changes behind them).
+        let greeting_len = self.greeting().len();
+        let new = self.checked.saturating_sub(greeting_len).min(echoed.len())..echoed.len();
         ensure!(
-            counters.bytes_received == echoed_or_pending,
+            echoed[new.clone()] == echo_input[new],
+            "wrote {} echo bytes that are not the first of the {received} received, in order",
+            echoed.len()
+        );
+        ensure!(
+            self.ctx.bytes.echoed == echoed.len() as u64,
+            "bytes.echoed is {}, {} echo bytes were written",
+            self.ctx.bytes.echoed,
+            echoed.len()
+        );
+        Ok(())
+    }
+
+    /// The pending queue stays within `max_pending`, and the context's
+    /// gauge and peak agree with it.
+    fn backpressure(&self) -> Result<(), String> {
+        let pending = self.conn.pending_len();
+        let max_pending = self.ctx.config.max_pending;
+        ensure!(
+            pending <= max_pending,
+            "pending {pending} over max_pending {max_pending}"
+        );
+        ensure!(
+            self.ctx.pending == pending,
+            "the pending gauge is {}, the queue holds {pending}",
+            self.ctx.pending
+        );
+        let peak = self.ctx.bytes.peak_pending_one;
+        ensure!(
+            peak <= max_pending,
+            "peak_pending_one {peak} over max_pending {max_pending}"
+        );
+        Ok(())
+    }
+
+    /// What is owed is what arrived and is not yet written: the rest of
+    /// the greeting, then the echo input after what was echoed. On
+    /// `Failed`, the chunk being echoed when the error came may be dropped.
+    fn owed_is_what_arrived(&self) -> Result<(), String> {
+        let (pending, bytes) = (self.conn.pending_len(), &self.ctx.bytes);
+        let received = bytes.received;
+        let echoed_or_pending = bytes.echoed + pending as u64;
+        if self.failed() {
+            ensure!(
+                received >= echoed_or_pending,
+                "{echoed_or_pending} bytes echoed or pending, only {received} received"
+            );
+            return Ok(());
+        }
+        ensure!(
+            received == echoed_or_pending,
             "received {received}, echoed {} + pending {pending}",
-            counters.bytes_echoed
+            bytes.echoed
         );
-        let greeting_left = greeting.len() - greeted.len();
-        let owed_len = conn.owed_len(greeting);
+        let (greeted, echoed) = self.written();
+        let greeting_left = self.greeting().len() - greeted.len();
+        let owed_len = self.conn.owed_len();
         ensure!(
             owed_len == greeting_left + pending,
             "owes {owed_len}, greeting left {greeting_left} + pending {pending}"
         );
         // The next bytes owed are the next of greeting ++ echo input (the
-        // first few: the output check above sees every byte when written).
-        let next = conn.owed(greeting);
+        // first few: the output checks see every byte when written).
+        let next = self.conn.owed(self.ctx);
         let expected_next = if greeting_left > 0 {
-            &greeting[greeted.len()..]
+            &self.greeting()[greeted.len()..]
         } else {
-            &echo_input[echoed.len()..]
+            &self.echo_input()[echoed.len()..]
         };
         let few = next.len().min(16);
         ensure!(
             next.len() <= expected_next.len()
                 && next[..few] == expected_next[..few]
                 && next.is_empty() == (owed_len == 0),
-            "the next {} bytes owed are not the next ones due ({} owed)",
-            next.len(),
-            owed_len
+            "the next {} bytes owed are not the next ones due ({owed_len} owed)",
+            next.len()
         );
+        Ok(())
     }
 
-    // The peer's end of stream, read only after its last byte.
-    ensure!(
-        !conn.read_closed() || (stream.eof_after_data && stream.unread() == 0),
-        "end of stream read before the peer's FIN and last byte ({} unread)",
-        stream.unread()
-    );
-
-    // Our end of stream.
-    ensure!(
-        stream.writes_after_shutdown == 0,
-        "{} writes after our write side was shut down",
-        stream.writes_after_shutdown
-    );
-    ensure!(
-        conn.write_shut() == stream.write_shut,
-        "the connection believes its write side shut: {}, the stream: {}",
-        conn.write_shut(),
-        stream.write_shut
-    );
-    if stream.write_shut {
+    /// The peer's end of stream is read only after its FIN and last byte;
+    /// ours is sent only when nothing is owed and the echo has ended, and
+    /// nothing is written after it.
+    fn end_of_stream(&self) -> Result<(), String> {
+        let (conn, stream) = (self.conn, self.stream);
         ensure!(
-            conn.owed_len(greeting) == 0,
-            "write side shut down while owing {} bytes",
-            conn.owed_len(greeting)
+            !conn.read_closed() || (stream.eof_after_data && stream.unread() == 0),
+            "end of stream read before the peer's FIN and last byte ({} unread)",
+            stream.unread()
         );
         ensure!(
-            conn.read_closed() || conn.lingering_since().is_some(),
-            "write side shut down while still echoing"
+            stream.writes_after_shutdown == 0,
+            "{} writes after our write side was shut down",
+            stream.writes_after_shutdown
         );
-    }
-
-    // The read budget.
-    let reads = stream.reads - before.reads;
-    ensure!(
-        reads <= ctx.reads_per_turn,
-        "{reads} reads in one drive, reads_per_turn {}",
-        ctx.reads_per_turn
-    );
-
-    // The outcome.
-    match outcome {
-        Outcome::Finished => {
+        ensure!(
+            conn.write_shut() == stream.write_shut,
+            "the connection believes its write side shut: {}, the stream: {}",
+            conn.write_shut(),
+            stream.write_shut
+        );
+        if stream.write_shut {
             ensure!(
-                conn.owed_len(greeting) == 0,
-                "finished owing {} bytes",
-                conn.owed_len(greeting)
+                conn.owed_len() == 0,
+                "write side shut down while owing {} bytes",
+                conn.owed_len()
             );
-            let peer_gone = stream.shutdown_error == Some(ErrorKind::NotConnected);
             ensure!(
-                (conn.read_closed() && stream.write_shut) || peer_gone,
-                "finished with end of stream read: {}, write side shut: {}",
-                conn.read_closed(),
-                stream.write_shut
+                conn.read_closed() || conn.lingering_since().is_some(),
+                "write side shut down while still echoing"
             );
         }
-        Outcome::Failed(err) => ensure!(
-            stream.errors.contains(&err.kind())
-                && !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
-            "failed with {err}, the socket returned {:?}",
-            stream.errors
-        ),
-        Outcome::Yielded => ensure!(
-            reads == ctx.reads_per_turn,
-            "yielded after {reads} reads, reads_per_turn {}",
-            ctx.reads_per_turn
-        ),
-        Outcome::Waiting => {}
+        Ok(())
     }
-    if !failed && conn.read_closed() && conn.owed_len(greeting) == 0 {
+
+    /// No more reads per drive than `reads_per_turn`, and `Yielded` only
+    /// when they are spent.
+    fn read_budget(&self) -> Result<(), String> {
+        let reads = self.stream.reads - self.before.reads;
+        let per_turn = self.ctx.reads_per_turn;
         ensure!(
-            matches!(outcome, Outcome::Finished),
-            "end of stream read and nothing owed, yet {outcome:?}"
+            reads <= per_turn,
+            "{reads} reads in one drive, reads_per_turn {per_turn}"
         );
+        if matches!(self.outcome, Outcome::Yielded) {
+            ensure!(
+                reads == per_turn,
+                "yielded after {reads} reads, reads_per_turn {per_turn}"
+            );
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// `Finished` exactly when both ends of stream are through and nothing
+    /// is owed (or the peer was gone when ours was sent); `Failed` only
+    /// with an error the socket returned, never `WouldBlock` or
+    /// `Interrupted`.
+    fn outcome(&self) -> Result<(), String> {
+        let (conn, stream) = (self.conn, self.stream);
+        match self.outcome {
+            Outcome::Finished => {
+                ensure!(
+                    conn.owed_len() == 0,
+                    "finished owing {} bytes",
+                    conn.owed_len()
+                );
+                let peer_gone = stream.shutdown_error == Some(ErrorKind::NotConnected);
+                ensure!(
+                    (conn.read_closed() && stream.write_shut) || peer_gone,
+                    "finished with end of stream read: {}, write side shut: {}",
+                    conn.read_closed(),
+                    stream.write_shut
+                );
+            }
+            Outcome::Failed(err) => ensure!(
+                stream.errors.contains(&err.kind())
+                    && !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
+                "failed with {err}, the socket returned {:?}",
+                stream.errors
+            ),
+            Outcome::Yielded | Outcome::Waiting => {}
+        }
+        if !self.failed() && conn.read_closed() && conn.owed_len() == 0 {
+            ensure!(
+                matches!(self.outcome, Outcome::Finished),
+                "end of stream read and nothing owed, yet {:?}",
+                self.outcome
+            );
+        }
+        Ok(())
+    }
 }
