@@ -225,6 +225,9 @@ pub struct Build {
     pub tests: Vec<String>,
     /// What the cell does not do, and why, beyond what its kind implies.
     pub exceptions: Vec<String>,
+    /// A check cell checks the tests and examples too (`--all-targets`),
+    /// or only the library and binaries.
+    pub all_targets: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,6 +373,7 @@ struct RawCell {
     exceptions: Vec<String>,
     distro: Option<String>,
     act_cell: Option<String>,
+    all_targets: Option<bool>,
     note: Option<String>,
 }
 
@@ -543,6 +547,9 @@ fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
     if !raw.tests.is_empty() && !matches!(kind, Some(Kind::Miri | Kind::Sanitizer(_))) {
         return fail(&raw.name, "tests is for miri, asan and tsan cells");
     }
+    if raw.all_targets.is_some() && kind != Some(Kind::Check) {
+        return fail(&raw.name, "all_targets is for check cells");
+    }
     let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
     if let Actions::Vm(vm) = &actions
         && !m.vm.contains_key(vm)
@@ -588,9 +595,20 @@ fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
             }
             let (toolchain, linker, cfg, env, cross_runner) =
                 (raw.toolchain, raw.linker, raw.cfg, raw.env, raw.cross_runner);
-            let (tests, exceptions) = (raw.tests, raw.exceptions);
-            let build =
-                Build { target, sys: s, waker: w, toolchain, linker, cfg, env, cross_runner, tests, exceptions };
+            let (tests, exceptions, all_targets) = (raw.tests, raw.exceptions, raw.all_targets.unwrap_or(true));
+            let build = Build {
+                target,
+                sys: s,
+                waker: w,
+                toolchain,
+                linker,
+                cfg,
+                env,
+                cross_runner,
+                tests,
+                exceptions,
+                all_targets,
+            };
             Work::Build(Box::new(build), kind)
         }
         (Some(_), ..) => return fail(&raw.name, "needs a target, sys and waker"),
