@@ -520,100 +520,113 @@ fn kind(raw: &mut RawCell, project: &Project) -> Result<Option<Kind>, String> {
 }
 
 fn typed(mut raw: RawCell, m: &Matrix) -> Result<Cell, String> {
-    fn fail<T>(name: &str, why: &str) -> Result<T, String> {
-        Err(format!("cell {name}: {why}"))
-    }
+    let name = raw.name.clone();
+    let work = work(&mut raw, m).map_err(|why| format!("cell {name}: {why}"))?;
+    Ok(Cell {
+        name: raw.name,
+        kind: raw.kind,
+        work,
+        actions: raw.actions.unwrap_or_else(default_actions),
+        note: raw.note,
+    })
+}
+
+fn default_actions() -> Actions {
+    Actions::Hosted(LINUX_RUNNER.into())
+}
+
+/// What the cell does, from the fields its kind takes; an error says which
+/// field does not fit.
+fn work(raw: &mut RawCell, m: &Matrix) -> Result<Work, String> {
     let work = match (raw.kind.as_str(), raw.distro.take(), raw.act_cell.take()) {
         ("adopt", None, None) => Some(Work::Adopt),
         ("distro", Some(suite), None) => Some(Work::Distro(suite)),
         ("act", None, Some(cell)) => Some(Work::Act(cell)),
-        ("distro", ..) => return fail(&raw.name, "a distro cell needs a distro (a Debian suite), and only that"),
-        ("act", ..) => return fail(&raw.name, "an act cell needs an act_cell (the cell the job runs), and only that"),
+        ("distro", ..) => return Err("a distro cell needs a distro (a Debian suite), and only that".into()),
+        ("act", ..) => return Err("an act cell needs an act_cell (the cell the job runs), and only that".into()),
         (_, None, None) => None,
-        _ => return fail(&raw.name, "distro is for distro cells, act_cell for act cells"),
+        _ => return Err("distro is for distro cells, act_cell for act cells".into()),
     };
     if let Some(work) = work {
         let bare = raw.target.is_none() && raw.sys.is_none() && raw.runner.is_none() && raw.linker.is_none();
-        if !bare {
-            return fail(&raw.name, &format!("a {} cell takes no target, sys, runner or linker", raw.kind));
-        }
-        let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
-        return Ok(Cell { name: raw.name, kind: raw.kind, work, actions, note: raw.note });
+        return if bare {
+            Ok(work)
+        } else {
+            Err(format!("a {} cell takes no target, sys, runner or linker", raw.kind))
+        };
     }
-    let kind = kind(&mut raw, &m.project).or_else(|why| fail(&raw.name, &why))?;
+    let kind = kind(raw, &m.project)?;
     if raw.oracle.is_some() || raw.fuzz_target.is_some() {
-        return fail(&raw.name, "oracle is for expect-failure cells, fuzz_target for fuzz cells");
+        return Err("oracle is for expect-failure cells, fuzz_target for fuzz cells".into());
     }
     if !raw.tests.is_empty() && !matches!(kind, Some(Kind::Miri | Kind::Sanitizer(_))) {
-        return fail(&raw.name, "tests is for miri, asan and tsan cells");
+        return Err("tests is for miri, asan and tsan cells".into());
     }
     if raw.all_targets.is_some() && kind != Some(Kind::Check) {
-        return fail(&raw.name, "all_targets is for check cells");
+        return Err("all_targets is for check cells".into());
     }
-    let actions = raw.actions.unwrap_or_else(|| Actions::Hosted(LINUX_RUNNER.into()));
-    if let Actions::Vm(vm) = &actions
-        && !m.vm.contains_key(vm)
-    {
-        return fail(&raw.name, &format!("actions = \"{vm}-vm\" names no [vm.{vm}]"));
-    }
-    if let Actions::Hosted(label) = &actions
-        && !m.runners.is_empty()
-        && !m.runners.contains_key(label)
-    {
-        return fail(&raw.name, &format!("actions = \"{label}\" is none of [runners]"));
-    }
-    let work = match (kind, raw.target, raw.sys, raw.waker) {
-        (None, None, None, None) if raw.linker.is_none() && raw.cfg.is_empty() && raw.env.is_empty() => Work::Config,
-        (None, ..) => return fail(&raw.name, "a config cell takes no target, sys, waker, linker, cfg or env"),
-        (Some(kind), Some(target), Some(s), Some(w)) => {
-            if !m.sys.contains_key(&s) || !m.waker.contains_key(&w) {
-                let why = format!("sys {s:?} or waker {w:?} is not one of ci/matrix.toml's [sys] and [waker]");
-                return fail(&raw.name, &why);
-            }
-            if matches!(kind, Kind::Test(Runner::Qemu(_))) && raw.linker.is_none() {
-                return fail(&raw.name, "a qemu runner needs a linker (its sysroot is /usr/<gnu triple>)");
-            }
-            let (cross, emulated) =
-                (actions == Actions::Cross, matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)));
-            if cross != emulated && !(emulated && actions == Actions::None) {
-                return fail(
-                    &raw.name,
-                    "actions = \"cross\" (or none) is for the qemu and wine test cells, and all of them",
-                );
-            }
-            if cross && m.cross.is_none() {
-                return fail(&raw.name, "actions = \"cross\" needs the [cross] pin");
-            }
-            if matches!(actions, Actions::Vm(_)) && kind != Kind::Test(Runner::Native) {
-                return fail(&raw.name, "a VM runs native test cells only");
-            }
-            if raw.toolchain == Toolchain::Msrv && m.msrv.is_empty() {
-                return fail(&raw.name, "an msrv cell needs Cargo.toml's rust-version");
-            }
-            if raw.cross_runner.is_some() && !cross {
-                return fail(&raw.name, "cross_runner is for cross cells");
-            }
-            let (toolchain, linker, cfg, env, cross_runner) =
-                (raw.toolchain, raw.linker, raw.cfg, raw.env, raw.cross_runner);
-            let (tests, exceptions, all_targets) = (raw.tests, raw.exceptions, raw.all_targets.unwrap_or(true));
-            let build = Build {
-                target,
-                sys: s,
-                waker: w,
-                toolchain,
-                linker,
-                cfg,
-                env,
-                cross_runner,
-                tests,
-                exceptions,
-                all_targets,
-            };
-            Work::Build(Box::new(build), kind)
+    let actions = raw.actions.clone().unwrap_or_else(default_actions);
+    match &actions {
+        Actions::Vm(vm) if !m.vm.contains_key(vm) => return Err(format!("actions = \"{vm}-vm\" names no [vm.{vm}]")),
+        Actions::Hosted(label) if !m.runners.is_empty() && !m.runners.contains_key(label) => {
+            return Err(format!("actions = \"{label}\" is none of [runners]"));
         }
-        (Some(_), ..) => return fail(&raw.name, "needs a target, sys and waker"),
+        _ => {}
+    }
+    match kind {
+        None if raw.target.is_none() && raw.sys.is_none() && raw.waker.is_none() && raw.linker.is_none() => {
+            if raw.cfg.is_empty() && raw.env.is_empty() {
+                Ok(Work::Config)
+            } else {
+                Err("a config cell takes no cfg or env".into())
+            }
+        }
+        None => Err("a config cell takes no target, sys, waker, linker, cfg or env".into()),
+        Some(kind) => Ok(Work::Build(Box::new(build(raw, &kind, &actions, m)?), kind)),
+    }
+}
+
+/// What a cell builds, and for which target; an error says what does not fit
+/// its kind or where Actions runs it.
+fn build(raw: &mut RawCell, kind: &Kind, actions: &Actions, m: &Matrix) -> Result<Build, String> {
+    let (Some(target), Some(sys), Some(waker)) = (raw.target.take(), raw.sys.take(), raw.waker.take()) else {
+        return Err("needs a target, sys and waker".into());
     };
-    Ok(Cell { name: raw.name, kind: raw.kind, work, actions, note: raw.note })
+    if !m.sys.contains_key(&sys) || !m.waker.contains_key(&waker) {
+        return Err(format!("sys {sys:?} or waker {waker:?} is not one of ci/matrix.toml's [sys] and [waker]"));
+    }
+    if matches!(kind, Kind::Test(Runner::Qemu(_))) && raw.linker.is_none() {
+        return Err("a qemu runner needs a linker (its sysroot is /usr/<gnu triple>)".into());
+    }
+    let (cross, emulated) = (*actions == Actions::Cross, matches!(kind, Kind::Test(Runner::Qemu(_) | Runner::Wine)));
+    if cross != emulated && !(emulated && *actions == Actions::None) {
+        return Err("actions = \"cross\" (or none) is for the qemu and wine test cells, and all of them".into());
+    }
+    if cross && m.cross.is_none() {
+        return Err("actions = \"cross\" needs the [cross] pin".into());
+    }
+    if matches!(actions, Actions::Vm(_)) && *kind != Kind::Test(Runner::Native) {
+        return Err("a VM runs native test cells only".into());
+    }
+    if raw.toolchain == Toolchain::Msrv && m.msrv.is_empty() {
+        return Err("an msrv cell needs Cargo.toml's rust-version".into());
+    }
+    if raw.cross_runner.is_some() && !cross {
+        return Err("cross_runner is for cross cells".into());
+    }
+    Ok(Build {
+        target,
+        sys,
+        waker,
+        toolchain: raw.toolchain,
+        linker: raw.linker.take(),
+        cfg: std::mem::take(&mut raw.cfg),
+        env: std::mem::take(&mut raw.env),
+        cross_runner: raw.cross_runner.take(),
+        tests: std::mem::take(&mut raw.tests),
+        exceptions: std::mem::take(&mut raw.exceptions),
+        all_targets: raw.all_targets.unwrap_or(true),
+    })
 }
 
 #[cfg(test)]
