@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::Via;
-use crate::matrix::{Build, Kind, Runner};
+use crate::install::WASMTIME_VERSION;
+use crate::matrix::{Build, Kind, Runner, Via};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,13 +123,14 @@ impl Runtime {
         }
     }
 
-    /// The OS this runtime's cells stand for, and how README names it.
-    fn about(self) -> (Os, &'static str) {
+    /// The OS this runtime's cells stand for, and how the docs name it
+    /// (Wine is Debian 12's; wasmtime the one the runner installs).
+    fn about(self) -> (Os, String) {
         match self {
-            Runtime::Linux => (Os::Linux, "native Linux"),
-            Runtime::QemuUser => (Os::Linux, "qemu-user (Linux)"),
-            Runtime::Wine => (Os::Windows, "Wine 8.0 (Windows)"),
-            Runtime::Wasmtime => (Os::Posix, "wasmtime 48 (POSIX, WASI preview 2)"),
+            Runtime::Linux => (Os::Linux, "native Linux".into()),
+            Runtime::QemuUser => (Os::Linux, "qemu-user (Linux)".into()),
+            Runtime::Wine => (Os::Windows, "Wine 8.0 (Windows)".into()),
+            Runtime::Wasmtime => (Os::Posix, format!("wasmtime {WASMTIME_VERSION} (POSIX, WASI preview 2)")),
         }
     }
 }

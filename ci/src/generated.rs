@@ -182,8 +182,11 @@ fn how(m: &Matrix, c: &Cell, b: &Build, kind: &Kind) -> (String, String) {
         (Actions::Hosted(label), Kind::Test(Runner::Native)) => format!("natively on {label}"),
         (Actions::Hosted(label), _) => format!("on {label}, {here}"),
         (Actions::Cross, Kind::Test(Runner::Wine)) => format!("on {}, in cross's image under Wine", c.actions.job().1),
+        (Actions::Cross, _) if b.cross_runner.as_deref() == Some("native") => {
+            format!("on {}, in cross's image, natively", c.actions.job().1)
+        }
         (Actions::Cross, _) => format!("on {}, in cross's image under qemu-user", c.actions.job().1),
-        (Actions::Vm(vm), _) => format!("natively in a {} VM", m.vm[vm].about()),
+        (Actions::Vm(vm), _) => format!("natively in a VM ({})", m.vm[vm].about()),
         (Actions::None, _) => String::new(),
     };
     (here, there)

@@ -38,9 +38,14 @@ pub enum Need {
     PyTools,
     /// act, in a virtual environment.
     Act,
+    /// The steps run as root (debootstrap, chroot, a network namespace):
+    /// nothing installs that.
+    Root,
     /// The Debian image the cross cells' images start from, made here.
     DebianImage,
 }
+
+pub const WASMTIME_VERSION: &str = "50.0.1";
 
 /// wasmtime-cli on crates.io: 50.x is the newest, and needs Rust 1.97.
 /// Only the features the cells use (`run` with WASI preview 1 and 2,
@@ -48,7 +53,7 @@ pub enum Need {
 /// twice as long to build.
 pub const WASMTIME: Need = Need::Crate(
     "wasmtime-cli",
-    "50.0.1",
+    WASMTIME_VERSION,
     " --no-default-features --features run,cranelift,component-model,parallel-compilation,cache",
 );
 pub const CARGO_FUZZ: Need = Need::Crate("cargo-fuzz", "0.13.2", "");
@@ -92,6 +97,7 @@ fn have(m: &Matrix, root: &Path, need: &Need) -> bool {
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
         Need::Act => root.join(act_venv()).join("bin/act").is_file(),
+        Need::Root => output("id -u").is_some_and(|u| u.trim() == "0"),
         Need::DebianImage => output(&format!("podman image exists {}", debian_image(m))).is_some(),
     }
 }
@@ -119,6 +125,8 @@ fn commands(m: &Matrix, need: &Need) -> Vec<String> {
             let (venv, (package, version)) = (act_venv(), ACT);
             vec![format!("python3 -m venv {venv}"), format!("{venv}/bin/python -m pip install -q {package}=={version}")]
         }
+        // Nothing installs it: `describe` says what to do.
+        Need::Root => Vec::new(),
         // A minimal Debian 12 from the archive this machine's apt uses.
         Need::DebianImage => {
             let (rootfs, tar) = ("target/cross/debian-rootfs", "target/cross/debian-base.tar");
@@ -146,6 +154,7 @@ pub fn debian_mirror() -> String {
 pub fn describe(m: &Matrix, need: &Need) -> String {
     let text = commands(m, need).join(" && ");
     match (need, &m.cross) {
+        (Need::Root, _) => "root: run it as root (its steps use debootstrap, chroot or a network namespace)".into(),
         (Need::Cross, Some(pin)) => format!("{text} ({}, {})", pin.on, pin.date),
         _ => text,
     }

@@ -52,8 +52,9 @@ pub const JSON: &str = "--message-format=json-render-diagnostics";
 
 /// The targets the runner itself is linted for beside the host's: an OS of
 /// each family a job runs it on (its code differs only between Unix and
-/// Windows, but libc's bindings differ per OS). OpenBSD, DragonFly and
-/// Solaris, which rustup here has no std for, are compiled only in their VMs.
+/// Windows, but libc's bindings differ per OS). OpenBSD and DragonFly
+/// (no std from rustup at all) and Solaris (no std of the pinned stable
+/// from the rustup mirror here) are compiled only in their VMs.
 pub const XTASK_TARGETS: [&str; 4] =
     ["x86_64-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd", "x86_64-unknown-netbsd"];
 
@@ -198,7 +199,7 @@ impl<'a> Planner<'a> {
         let simulate = Cmd::new("chroot").args([&root, "apt-get", "install", "--simulate", "-q"]).args(&packages);
         plan.run("apt", simulate.env("DEBIAN_FRONTEND", "noninteractive"));
         plan.step("clean", What::Clear(root));
-        plan.needs.push(apt("debootstrap", "debootstrap"));
+        plan.needs.extend([apt("debootstrap", "debootstrap"), Need::Root]);
         Ok(plan)
     }
 
@@ -224,7 +225,7 @@ impl<'a> Planner<'a> {
         let args = ["-j", "cells", "--matrix", &matrix, "-P", &platform, "--action-offline-mode", "--no-cache-server"];
         let script = format!("ip link set lo up && exec {act} {}", args.join(" "));
         plan.run("act", Cmd::new("unshare").args(["--net", "sh", "-c", &script]));
-        plan.needs.push(Need::Act);
+        plan.needs.extend([Need::Act, Need::Root, apt("iproute2", "ip")]);
         // What the job installs and runs for the cell, it finds here.
         let planner = Planner::new(m, self.host, Via::Native);
         plan.needs.extend(planner.plan(target)?.needs);
