@@ -1,9 +1,10 @@
 //! The loop never stalls on readiness a runtime reports falsely or leaves
-//! out, and never waits on nothing. Under wasmtime 48 (the wasip2-serve
+//! out, and never waits on nothing. Under wasmtime (the wasip2-serve
 //! cell) mio's poll(2) selector drops an fd's interest after each event
 //! and re-arms it only when an operation returns `WouldBlock`; wasi-libc
-//! reports a listener's POLLOUT beside POLLIN and never POLLHUP or POLLERR
-//! (the fidelity probes record both); and a poll with no timeout and no
+//! never reports POLLHUP or POLLERR, and some versions report a listener's
+//! POLLOUT beside POLLIN (the fidelity probes record both); and a poll with
+//! no timeout and no
 //! interest left traps the guest ("empty poll list", wasmtime's
 //! crates/wasi-io/src/impls.rs). With `--idle-timeout 0` and no stdin
 //! watch, nothing but the sockets' own interest keeps that poll non-empty.
