@@ -24,7 +24,6 @@ const DEADLINE: Duration = Duration::from_secs(10);
 const SLOW: Duration = Duration::from_millis(900);
 
 in_both_modes! {
-    #[black_box(cfg_attr(portable_echo_wasmtime, ignore = "wasmtime 48: with about 128 sockets ready at once, wasi:io/poll's own readiness checks spend the tokio coop budget (128) and check-write then reports 0 for every socket, so the server livelocks (bytecodealliance/wasmtime#14174)"))]
     #[black_box(cfg_attr(portable_echo_wine, ignore = "Wine 8.0: with the 2,000 clients in one Wine process and the server in another, 1,024 are greeted and the rest stall; the same Wine server greets 2,000 Linux clients in 0.44 s, and the in-process variant passes under Wine"))]
     a_burst_of_2000_clients_is_greeted_in_full,
     clients_that_reset_before_they_are_accepted_cost_no_pause,
