@@ -150,8 +150,7 @@ impl<'a> Planner<'a> {
             let (sys, waker) = (&self.matrix.sys[&c.b.sys], &self.matrix.waker[&c.b.waker]);
             plan.mio = std::iter::once(&sys.mio).chain(&waker.mio).cloned().collect();
         }
-        plan.needs.sort();
-        plan.needs.dedup();
+        plan.needs_once();
         Ok(plan)
     }
 
@@ -168,8 +167,7 @@ impl<'a> Planner<'a> {
         for cell in &scratch.cells {
             plan.needs.extend(planner.plan(cell)?.needs);
         }
-        plan.needs.sort();
-        plan.needs.dedup();
+        plan.needs_once();
         Ok(plan)
     }
 
@@ -229,8 +227,7 @@ impl<'a> Planner<'a> {
         // What the job installs and runs for the cell, it finds here.
         let planner = Planner::new(m, self.host, Via::Native);
         plan.needs.extend(planner.plan(target)?.needs);
-        plan.needs.sort();
-        plan.needs.dedup();
+        plan.needs_once();
         Ok(plan)
     }
 
@@ -264,8 +261,7 @@ impl<'a> Planner<'a> {
             }
         }
         plan.needs.push(Need::Component(tc, "rustfmt"));
-        plan.needs.sort();
-        plan.needs.dedup();
+        plan.needs_once();
         plan
     }
 }
@@ -621,6 +617,12 @@ impl CellCtx<'_> {
 }
 
 impl Plan {
+    /// Each need once, in order.
+    fn needs_once(&mut self) {
+        self.needs.sort();
+        self.needs.dedup();
+    }
+
     fn run(&mut self, name: &'static str, cmd: Cmd) {
         self.step(name, What::Run(cmd));
     }
