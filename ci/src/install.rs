@@ -93,13 +93,24 @@ fn have(m: &Matrix, root: &Path, need: &Need) -> bool {
         Need::Target(tc, t) => lists(format!("rustup target list --installed --toolchain {tc}"), t),
         Need::Apt(_, probe) if probe.starts_with('/') => Path::new(probe).exists(),
         Need::Apt(_, probe) => on_path(probe),
-        Need::Crate(name, version, _) => lists("cargo install --list".into(), &format!("{name} v{version}:")),
+        Need::Crate(name, version, _) => {
+            output("cargo install --list").is_some_and(|list| crate_installed(&list, name, version, on_path))
+        }
         Need::Cross => on_path("cross"),
         Need::PyTools => PY_TOOLS.iter().all(|(t, _)| root.join(venv()).join("bin").join(t).is_file()),
         Need::Act => root.join(act_venv()).join("bin/act").is_file(),
         Need::Root => output("id -u").is_some_and(|u| u.trim() == "0"),
         Need::DebianImage => output(&format!("podman image exists {}", debian_image(m))).is_some(),
     }
+}
+
+/// Whether `cargo install --list` output shows `name` at `version` with
+/// every binary it installed still there: cargo's list outlives a binary
+/// deleted by hand, and a cell would then fail for want of it.
+fn crate_installed(list: &str, name: &str, version: &str, exists: impl Fn(&str) -> bool) -> bool {
+    let header = format!("{name} v{version}:");
+    let mut lines = list.lines().skip_while(|line| *line != header);
+    lines.next().is_some() && lines.take_while(|line| line.starts_with(' ')).all(|bin| exists(bin.trim()))
 }
 
 /// The commands that install `need`, as `install` says them and runs them
@@ -226,4 +237,25 @@ pub fn install(m: &Matrix, root: &Path, wanted: &Wanted, log: Option<&Path>) -> 
     let still = missing(m, root, wanted);
     still.iter().for_each(|(n, c)| println!("missing: {}, needed by {}", describe(m, n), c.join(" ")));
     still.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crate_installed;
+
+    const LIST: &str = "cargo-fuzz v0.13.2:\n    cargo-fuzz\ncross v0.2.5:\n    cross\n    cross-util\nwasmtime-cli v50.0.1:\n    wasmtime\n";
+
+    #[test]
+    fn a_crate_is_installed_when_listed_at_its_version_with_its_binaries() {
+        assert!(crate_installed(LIST, "cross", "0.2.5", |_| true));
+        assert!(crate_installed(LIST, "wasmtime-cli", "50.0.1", |bin| bin == "wasmtime"));
+    }
+
+    #[test]
+    fn another_version_or_a_deleted_binary_is_not_installed() {
+        assert!(!crate_installed(LIST, "wasmtime-cli", "50.0.0", |_| true));
+        assert!(!crate_installed(LIST, "wasmtime", "50.0.1", |_| true));
+        assert!(!crate_installed(LIST, "wasmtime-cli", "50.0.1", |bin| bin != "wasmtime"));
+        assert!(!crate_installed(LIST, "cross", "0.2.5", |bin| bin != "cross-util"));
+    }
 }
